@@ -1,0 +1,217 @@
+import DSGDCore
+import ZeroMQ
+
+extension Coordinator {
+    // MARK: Receiving
+
+    /// Handles every message queued on the socket. When `stopping`, only BYE matters and late
+    /// gradients are dropped quietly.
+    func drainMessages(stopping: Bool = false) throws {
+        while finished == nil || stopping {
+            let n = try socket.receiveMultipart(into: frames, dontWait: true)
+            if n == 0 { return }
+            do {
+                guard n >= 2 else { throw ProtocolError.wrongFrameCount(type: .hello, got: n - 1, expected: 1) }
+                let h = try MessageHeader.decode(frames: n - 1, header: frames[1].bytes, payload: n > 2 ? frames[2].bytes : nil)
+                if stopping {
+                    if h.type == .bye, let k = workerIndex(h) { byeReceived[k] = true }
+                    continue
+                }
+                try handle(h)
+            } catch let e as ProtocolError {
+                reject(e)
+            }
+        }
+    }
+
+    /// The worker index of a message from a registered worker whose routing id matches.
+    func workerIndex(_ h: MessageHeader) -> Int? {
+        let k = Int(h.workerID)
+        guard k < job.workers, let rid = routingIDs[k], sameBytes(rid, frames[0].bytes) else { return nil }
+        return k
+    }
+
+    func handle(_ h: MessageHeader) throws {
+        switch h.type {
+        case .hello:
+            try handleHello(h)
+        case .gradient:
+            guard Int(h.workerID) < job.workers else { throw ProtocolError.unknownWorker(h.workerID) }
+            guard let k = workerIndex(h) else { throw ProtocolError.workerIDMismatch(claimed: h.workerID) }
+            try handleGradient(h, from: k)
+        case .bye:
+            if let k = workerIndex(h) { byeReceived[k] = true }
+            log.info("worker \(h.workerID) left before training ended")
+            finish(.failed, "worker \(h.workerID) left before training ended")
+        default:
+            throw ProtocolError.unexpectedType(h.type)
+        }
+    }
+
+    func handleHello(_ h: MessageHeader) throws {
+        let k = Int(h.workerID)
+        guard k < job.workers else { throw ProtocolError.unknownWorker(h.workerID) }
+        let rid = Array(frames[0].bytes)
+        if let existing = routingIDs[k], existing != rid {
+            throw ProtocolError.workerIDMismatch(claimed: h.workerID)
+        }
+        if routingIDs[k] == nil {
+            routingIDs[k] = rid
+            log.info("worker \(k) registered (\(job.workers - missingCount)/\(job.workers))")
+        }
+        try send(.welcome, to: k, payload: Array(welcome))
+    }
+
+    func handleGradient(_ h: MessageHeader, from k: Int) throws {
+        let expectedBytes = 4 * parameterCount
+        guard frames[2].count == expectedBytes else {
+            throw ProtocolError.wrongPayloadSize(type: .gradient, got: frames[2].count, expected: expectedBytes)
+        }
+        guard outstanding[k] else { throw ProtocolError.duplicateGradient(worker: h.workerID, step: h.step) }
+        switch job.mode {
+        case .sync:
+            guard h.step == UInt64(version) else { throw ProtocolError.staleStep(got: h.step, expected: UInt64(version)) }
+            outstanding[k] = false
+            gradientSlots[k].take(from: frames[2])
+            gradientsThisRound += 1
+            if gradientsThisRound == job.workers { try completeSyncRound() }
+        case .async:
+            guard h.step <= UInt64(version) else { throw ProtocolError.staleStep(got: h.step, expected: UInt64(version)) }
+            outstanding[k] = false
+            let staleness = version - Int(h.step)
+            aggregator.setGradient(0, frames[2].bytes.baseAddress!)
+            guard applyUpdate(gradients: 1, from: "worker \(k)") else { return }
+            frames[2].clear()
+            windowStaleness = (windowStaleness.sum + staleness, windowStaleness.count + 1, max(windowStaleness.max, staleness))
+            totalStaleness = (totalStaleness.sum + staleness, totalStaleness.count + 1, max(totalStaleness.max, staleness))
+            batchesDone[k] += 1
+            didUpdate(examplesApplied: job.batch)
+            if finished == nil { try releaseWorker(k) }
+        }
+    }
+
+    /// Sync: all gradients of this step are in; average them in worker-id order and release everyone.
+    func completeSyncRound() throws {
+        for k in 0..<job.workers { aggregator.setGradient(k, gradientSlots[k].bytes.baseAddress!) }
+        let ok = applyUpdate(gradients: job.workers, from: "the workers")
+        for k in 0..<job.workers { gradientSlots[k].clear() }
+        gradientsThisRound = 0
+        guard ok else { return }
+        for k in 0..<job.workers { batchesDone[k] += 1 }
+        didUpdate(examplesApplied: job.workers * job.batch)
+        if finished != nil { return }
+        for k in 0..<job.workers { try releaseWorker(k) }
+    }
+
+    /// Writes the next parameters into a free buffer; false (and the run fails) on NaN/Inf.
+    func applyUpdate(gradients: Int, from who: String) -> Bool {
+        let next = pool.acquire(excluding: current)
+        guard aggregator.apply(count: gradients, optimizer: optimizer, params: current.floats.baseAddress!,
+                               out: next.floats.baseAddress!) else {
+            finish(.failed, "training diverged: a non-finite gradient (NaN or infinity) from \(who) at step \(version) (try a smaller --lr)")
+            return false
+        }
+        current = next
+        return true
+    }
+
+    /// Sends worker `k` a new shard if it has used up its current one, then the current parameters.
+    func releaseWorker(_ k: Int) throws {
+        if batchesDone[k] == job.batchesPerShard {
+            batchesDone[k] = 0
+            shardEpoch[k] += 1
+            try sendShard(to: k)
+        }
+        try sendParams(to: k)
+    }
+
+    // MARK: Rejecting
+
+    /// Counts, logs (the first 20, then every 1000th) and answers a bad message; never throws.
+    func reject(_ error: ProtocolError) {
+        rejected += 1
+        if rejected <= 20 || rejected % 1000 == 0 {
+            log.error("rejected message #\(rejected) from peer \(hex(frames[0].bytes)): \(error)")
+        }
+        let text = Array("\(error)".utf8)
+        let h = MessageHeader(type: .error, workerID: 0, payloadLength: UInt32(text.count))
+        h.encode(into: header)
+        do {
+            try socket.send(bytes: frames[0].bytes, more: true)
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try text.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
+        } catch {
+            // The peer may be gone (EHOSTUNREACH): nothing more to do for it.
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ type: MessageType, to k: Int, payload: [UInt8]) throws {
+        let h = MessageHeader(type: type, workerID: UInt32(k), payloadLength: UInt32(payload.count))
+        h.encode(into: header)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: type.hasPayload)
+            if type.hasPayload { try payload.withUnsafeBytes { try socket.send(bytes: $0, more: false) } }
+        }
+    }
+
+    /// Sends the routing id of worker `k`, then whatever `body` sends; maps a vanished peer to an error.
+    func sendRouted(to k: Int, _ body: () throws -> Void) throws {
+        do {
+            try routingIDs[k]!.withUnsafeBytes { try socket.send(bytes: $0, more: true) }
+            try body()
+        } catch let e as ZMQError where e.code == EHOSTUNREACH {
+            throw CoordinatorError("worker \(k) is unreachable (disconnected)")
+        }
+    }
+
+    func sendShard(to k: Int) throws {
+        let epoch = shardEpoch[k]
+        if permutationEpoch != epoch {
+            sharding.fillPermutation(epoch: epoch, into: &permutation)
+            permutationEpoch = epoch
+        }
+        let size = sharding.shardSize
+        let h = MessageHeader(type: .shard, workerID: UInt32(k), count: UInt32(size), step: UInt64(epoch),
+                              payloadLength: UInt32(4 * size))
+        h.encode(into: header)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try permutation.withUnsafeBytes { all in
+                try socket.send(bytes: UnsafeRawBufferPointer(rebasing: all[(4 * k * size)..<(4 * (k + 1) * size)]), more: false)
+            }
+        }
+    }
+
+    /// Sends the current parameters to worker `k` without copying them (libzmq shares the buffer).
+    func sendParams(to k: Int) throws {
+        if paramsMessageVersion != version {
+            try current.wrap(count: parameterCount, into: paramsMessage)
+            paramsMessageVersion = version
+        }
+        let h = MessageHeader(type: .params, workerID: UInt32(k), count: UInt32(parameterCount), step: UInt64(version),
+                              payloadLength: UInt32(4 * parameterCount))
+        h.encode(into: header)
+        try sendMessage.share(paramsMessage)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try socket.send(sendMessage, more: false)
+        }
+        outstanding[k] = true
+        sentAt[k] = monotonicSeconds()
+    }
+}
+
+func sameBytes(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+    a.count == b.count && a.withUnsafeBytes { (a.count == 0 || memcmp($0.baseAddress!, b.baseAddress!, a.count) == 0) }
+}
+
+func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+    bytes.prefix(16).map { String(format: "%02x", $0) }.joined() + (bytes.count > 16 ? "..." : "")
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation

@@ -1,0 +1,274 @@
+import DSGDCore
+import Foundation
+import ZeroMQ
+
+/// The coordinator: binds a ROUTER socket, registers the workers, shards the data, holds the
+/// parameters and applies their gradients (sync or async), evaluates the training loss and writes
+/// the run directory.
+///
+/// Single-threaded: one loop polls the socket; libzmq's I/O thread does the transfers.
+public final class Coordinator {
+    let job: JobConfig
+    let log = Log(role: "coordinator")
+    let runDirectory: RunDirectory
+    let model: any Model
+    let data: Dataset
+    let sharding: Sharding
+    let optimizer: SGD
+    let parameterCount: Int
+    /// The endpoint actually bound (port 0 resolved to the real port).
+    public let endpoint: String
+
+    let context: ZMQContext
+    let socket: ZMQSocket
+    let poller: ZMQPoller
+    /// Receive slots: routing id, header, payload, and a slot that swallows extra frames.
+    let frames = [ZMQMessage(), ZMQMessage(), ZMQMessage(), ZMQMessage()]
+    let header = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.headerSize, alignment: 8)
+    let welcome: Data
+
+    // Parameters: `current` holds version `version`; `paramsMessage` shares it with libzmq.
+    let pool: ZeroCopyBufferPool
+    var current: ZeroCopyBuffer
+    let paramsMessage = ZMQMessage()
+    let sendMessage = ZMQMessage()
+    var paramsMessageVersion = -1
+    let aggregator: Aggregator
+
+    // Per worker (indexed by worker id).
+    var routingIDs: [[UInt8]?]
+    var outstanding: [Bool]          // PARAMS sent, gradient not yet received
+    var sentAt: [Double]             // when the last PARAMS went out
+    var shardEpoch: [Int]
+    var batchesDone: [Int]
+    var byeReceived: [Bool]
+    let gradientSlots: [ZMQMessage]  // sync: gradients held until the round is complete
+    var gradientsThisRound = 0
+
+    var permutation: [UInt32] = []
+    var permutationEpoch = -1
+
+    // Progress.
+    var version = 0
+    var examples = 0
+    var rejected = 0
+    var trainingStart = 0.0
+    var lastUpdateTime = 0.0
+    var roundTimes: [Double] = []
+    var lastEvaluatedVersion = -1
+    var lastLoss = Double.nan
+    var lastProgressPrint = -1.0
+    var timeToTarget: Double?
+    var windowStaleness = (sum: 0, count: 0, max: 0)
+    var totalStaleness = (sum: 0, count: 0, max: 0)
+    var finished: (status: RunStatus, error: String?)?
+
+    /// Prepares a coordinator for `job`, bound to `bind`, writing into `runDirectory`.
+    public init(job: JobConfig, bind: String, runDirectory: RunDirectory) throws {
+        self.job = job
+        self.runDirectory = runDirectory
+        data = try job.dataset.materialize()
+        model = job.makeModel()
+        parameterCount = model.parameterCount
+        sharding = Sharding(examples: data.examples, workers: job.workers, seed: job.seed)
+        optimizer = SGD(learningRate: job.learningRate, momentum: job.momentum)
+        welcome = try job.jsonData()
+
+        context = try ZMQContext()
+        socket = try ZMQSocket(context, .router, lingerMs: 100)
+        try socket.setRouterMandatory(true)
+        // Larger messages than any the protocol sends drop the connection instead of filling memory.
+        try socket.setMaxMessageSize(Int64(max(4 * parameterCount, 4 * data.examples, 1 << 16) + 1024))
+        endpoint = try socket.bind(bind)
+        poller = ZMQPoller([socket])
+
+        pool = ZeroCopyBufferPool(count: parameterCount, initial: 3)
+        let first = pool.acquire()
+        let count = parameterCount
+        model.initialParameters().withUnsafeBufferPointer { first.floats.baseAddress!.update(from: $0.baseAddress!, count: count) }
+        current = first
+        aggregator = Aggregator(parameterCount: parameterCount, maxGradients: job.workers)
+
+        let n = job.workers
+        routingIDs = Array(repeating: nil, count: n)
+        outstanding = Array(repeating: false, count: n)
+        sentAt = Array(repeating: 0, count: n)
+        shardEpoch = Array(repeating: 0, count: n)
+        batchesDone = Array(repeating: 0, count: n)
+        byeReceived = Array(repeating: false, count: n)
+        gradientSlots = (0..<(job.mode == .sync ? n : 0)).map { _ in ZMQMessage() }
+        roundTimes.reserveCapacity(min(job.steps ?? 100_000, 100_000))
+        permutation.reserveCapacity(data.examples)
+    }
+
+    deinit {
+        header.deallocate()
+    }
+
+    /// Runs the job to the end and returns its summary (also written to summary.json).
+    public func run() -> RunSummary {
+        do {
+            try runDirectory.writeConfig(ConfigFile(job: job, endpoint: endpoint, versions: Versions.all))
+        } catch {
+            log.error("cannot write config.json: \(error)")
+        }
+        log.out("dsgd coordinator: listening on \(endpoint)")
+        log.info("\(job.mode) SGD, \(job.workers) workers, model \(job.model.rawValue) (\(parameterCount) parameters), \(data.examples) examples, run directory \(runDirectory.path)")
+        do {
+            try register()
+            if finished == nil { try train() }
+        } catch {
+            finish(.failed, "\(error)")
+        }
+        return wrapUp()
+    }
+
+    /// Marks the run as over (the first reason wins).
+    func finish(_ status: RunStatus, _ error: String? = nil) {
+        if finished == nil { finished = (status, error) }
+    }
+
+    // MARK: Registration
+
+    func register() throws {
+        let deadline = monotonicSeconds() + job.registerTimeout
+        while routingIDs.contains(where: { $0 == nil }) {
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while waiting for workers") }
+            if monotonicSeconds() > deadline {
+                let missing = routingIDs.indices.filter { routingIDs[$0] == nil }.map(String.init).joined(separator: ", ")
+                throw CoordinatorError("only \(job.workers - missingCount) of \(job.workers) workers registered within \(job.registerTimeout) s (missing: \(missing))")
+            }
+            if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
+        }
+        log.info("all \(job.workers) workers registered")
+    }
+
+    var missingCount: Int { routingIDs.filter { $0 == nil }.count }
+
+    // MARK: Training
+
+    func train() throws {
+        trainingStart = monotonicSeconds()
+        lastUpdateTime = trainingStart
+        evaluate(force: true)
+        for k in 0..<job.workers {
+            try sendShard(to: k)
+            try sendParams(to: k)
+        }
+        while finished == nil {
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s)") }
+            if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
+            checkTimeouts()
+        }
+    }
+
+    func checkTimeouts() {
+        let now = monotonicSeconds()
+        for k in 0..<job.workers where outstanding[k] && now - sentAt[k] > job.workerTimeout {
+            return finish(.failed, "worker \(k) sent no gradient for \(job.workerTimeout) s (is it still running?)")
+        }
+    }
+
+    /// Called after every applied update: bookkeeping, evaluation, stop conditions.
+    func didUpdate(examplesApplied: Int) {
+        let now = monotonicSeconds()
+        if job.mode == .sync, roundTimes.count < roundTimes.capacity { roundTimes.append(now - lastUpdateTime) }
+        lastUpdateTime = now
+        version += 1
+        examples += examplesApplied
+        let epochsDone = job.epochs.map { Double(examples) >= $0 * Double(job.examplesPerEpoch) } ?? false
+        let stepsDone = job.steps.map { version >= $0 } ?? false
+        evaluate(force: epochsDone || stepsDone)
+        if finished != nil { return }
+        if epochsDone || stepsDone { finish(.completed) }
+    }
+
+    /// Evaluates the training loss every `resolvedEvalEvery` updates (or now, if `force`), writes a
+    /// metrics point, prints progress, and stops on reaching the target or on divergence.
+    func evaluate(force: Bool) {
+        guard version != lastEvaluatedVersion, force || version % job.resolvedEvalEvery == 0 else { return }
+        lastEvaluatedVersion = version
+        let loss = model.loss(parameters: UnsafeBufferPointer(current.floats), data: data)
+        lastLoss = loss
+        let time = monotonicSeconds() - trainingStart
+        var point = MetricsPoint(step: version, time: time, examples: examples,
+                                 epoch: Double(examples) / Double(job.examplesPerEpoch), loss: loss)
+        if job.mode == .async {
+            point.stalenessMean = windowStaleness.count > 0 ? Double(windowStaleness.sum) / Double(windowStaleness.count) : 0
+            point.stalenessMax = windowStaleness.max
+            windowStaleness = (0, 0, 0)
+        }
+        do { try runDirectory.appendMetrics(point.jsonLine) } catch { log.error("cannot write metrics.jsonl: \(error)") }
+        printProgress(point, force: force)
+        if !loss.isFinite {
+            return finish(.failed, "training diverged: the training loss is \(loss) at step \(version) (try a smaller --lr)")
+        }
+        if let target = job.targetLoss, loss <= target, timeToTarget == nil {
+            timeToTarget = time
+            finish(.completed)
+        }
+    }
+
+    func printProgress(_ p: MetricsPoint, force: Bool) {
+        let now = monotonicSeconds()
+        guard force || now - lastProgressPrint >= 0.5 else { return }
+        lastProgressPrint = now
+        let rate = p.time > 0 ? Double(p.examples) / p.time : 0
+        var line = "step \(p.step)  epoch \(String(format: "%.2f", p.epoch))  loss \(String(format: "%.6f", p.loss))  \(Int(rate)) examples/s"
+        if let m = p.stalenessMean, let x = p.stalenessMax { line += "  staleness \(String(format: "%.2f", m)) (max \(x))" }
+        log.out(line)
+    }
+
+    // MARK: The end
+
+    func wrapUp() -> RunSummary {
+        let (status, error) = finished ?? (.failed, "stopped without a reason")
+        if let error { status == .completed ? log.info(error) : log.error(error) }
+        if trainingStart > 0 && lastEvaluatedVersion != version && status != .failed { evaluate(force: true) }
+        stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue))
+        let wall = trainingStart > 0 ? monotonicSeconds() - trainingStart : 0
+        var summary = RunSummary(
+            mode: job.mode, workers: job.workers, status: status,
+            finalLoss: lastLoss.isFinite ? lastLoss : nil, steps: version, examples: examples,
+            epochs: Double(examples) / Double(max(job.examplesPerEpoch, 1)), wallSeconds: wall,
+            examplesPerSecond: wall > 0 ? Double(examples) / wall : 0, targetLoss: job.targetLoss,
+            timeToTarget: timeToTarget, error: error, rejectedMessages: rejected)
+        if job.mode == .sync, !roundTimes.isEmpty {
+            // The first rounds include connection warm-up; skip up to 5 of them.
+            let sorted = roundTimes.dropFirst(min(5, roundTimes.count - 1)).sorted()
+            summary.roundMsMedian = sorted[sorted.count / 2] * 1e3
+            summary.roundMsP90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)] * 1e3
+        }
+        if job.mode == .async {
+            summary.stalenessMean = totalStaleness.count > 0 ? Double(totalStaleness.sum) / Double(totalStaleness.count) : 0
+            summary.stalenessMax = totalStaleness.max
+        }
+        do {
+            try runDirectory.writeParams(ParamsFile(model: job.model, step: version, shapes: model.shapes,
+                                                    values: Array(current.floats.prefix(parameterCount))))
+            try runDirectory.writeSummary(summary)
+        } catch {
+            log.error("cannot write the run directory: \(error)")
+        }
+        log.out("dsgd coordinator: \(status.rawValue) after \(version) steps, final loss \(summary.finalLoss.map { String(format: "%.6f", $0) } ?? "n/a"), \(String(format: "%.2f", wall)) s; run directory \(runDirectory.path)")
+        return summary
+    }
+
+    /// Sends STOP to every registered worker and waits briefly for their BYE.
+    func stopWorkers(reason: String) {
+        for k in 0..<job.workers where routingIDs[k] != nil {
+            try? send(.stop, to: k, payload: Array(reason.utf8))
+        }
+        let deadline = monotonicSeconds() + 3
+        while monotonicSeconds() < deadline, (0..<job.workers).contains(where: { routingIDs[$0] != nil && !byeReceived[$0] }) {
+            guard (try? poller.waitForInput(timeoutMs: 50)) == true else { continue }
+            try? drainMessages(stopping: true)
+        }
+    }
+}
+
+/// A reason the coordinator could not run the job.
+public struct CoordinatorError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,86 @@
+import DSGDCore
+
+/// How the coordinator combines gradients.
+public enum TrainingMode: String, Codable, CaseIterable, Sendable {
+    /// Every step waits for one gradient from every worker, averages them in worker-id order and
+    /// releases all workers with the new parameters.
+    case sync
+    /// Every gradient is applied the moment it arrives; only its sender gets the new parameters.
+    case async
+}
+
+/// The fully resolved description of a training job: written to `config.json`, sent to every
+/// worker in WELCOME. Every default is filled in, so a config file alone reproduces the run.
+public struct JobConfig: Codable, Equatable, Sendable {
+    public var mode: TrainingMode = .sync
+    public var workers: Int = 4
+    public var model: ModelKind = .logistic
+    public var dataset: DatasetSpec = DatasetSpec(name: "synthetic-logistic", examples: 8192, features: 32, seed: 1)
+    /// Parameter count of the `noop` benchmark model (ignored by the others).
+    public var noopParameters: Int? = nil
+    public var learningRate: Float = 0.5
+    public var momentum: Float = 0
+    /// Examples per minibatch per worker.
+    public var batch: Int = 32
+    /// Stop after this many epochs (passes over the training set) ...
+    public var epochs: Double? = 5
+    /// ... or this many model updates ...
+    public var steps: Int? = nil
+    /// ... or once the training loss is at or below this, whichever comes first.
+    public var targetLoss: Double? = nil
+    public var seed: UInt64 = 1
+    /// Evaluate the training loss every this many model updates (0: about four times an epoch).
+    public var evalEvery: Int = 0
+    /// A worker silent for this long fails the run (seconds).
+    public var workerTimeout: Double = 60
+    /// How long the coordinator waits for all workers to register (seconds).
+    public var registerTimeout: Double = 60
+
+    public init() {}
+
+    /// The model this job trains.
+    public func makeModel() -> any Model {
+        model.make(inputDimension: dataset.features, parameters: noopParameters)
+    }
+
+    /// Examples in each worker's shard.
+    public var shardSize: Int { dataset.examples / max(workers, 1) }
+    /// Minibatches in each worker's shard.
+    public var batchesPerShard: Int { shardSize / max(batch, 1) }
+    /// Examples whose gradients one model update applies.
+    public var examplesPerStep: Int { mode == .sync ? workers * batch : batch }
+    /// Examples applied in one epoch (all shards, the last partial batch of each dropped).
+    public var examplesPerEpoch: Int { workers * batchesPerShard * batch }
+
+    /// The evaluation interval in updates, `evalEvery` or about four evaluations per epoch.
+    public var resolvedEvalEvery: Int {
+        if evalEvery > 0 { return evalEvery }
+        return max(1, examplesPerEpoch / (4 * examplesPerStep))
+    }
+
+    /// Every problem with this configuration, as one-line messages (empty when valid).
+    public func problems() -> [String] {
+        var p: [String] = []
+        if workers < 1 { p.append("--workers must be at least 1 (got \(workers))") }
+        if !(learningRate.isFinite && learningRate > 0) { p.append("--lr must be a positive finite number (got \(learningRate))") }
+        if !(momentum.isFinite && momentum >= 0 && momentum < 1) { p.append("--momentum must be in [0, 1) (got \(momentum))") }
+        if batch < 1 { p.append("--batch must be at least 1 (got \(batch))") }
+        if let e = epochs, !(e.isFinite && e > 0) { p.append("--epochs must be positive (got \(e))") }
+        if let s = steps, s < 1 { p.append("--steps must be at least 1 (got \(s))") }
+        if let t = targetLoss, !t.isFinite { p.append("--target-loss must be finite (got \(t))") }
+        if epochs == nil && steps == nil && targetLoss == nil { p.append("give at least one of --epochs, --steps, --target-loss") }
+        if evalEvery < 0 { p.append("--eval-every must be 0 (auto) or positive (got \(evalEvery))") }
+        if !(workerTimeout > 0) { p.append("--worker-timeout must be positive (got \(workerTimeout))") }
+        if !(registerTimeout > 0) { p.append("--register-timeout must be positive (got \(registerTimeout))") }
+        if !DatasetSpec.names.contains(dataset.name) {
+            p.append("unknown data set '\(dataset.name)' (known: \(DatasetSpec.names.joined(separator: ", ")))")
+        }
+        if dataset.examples < 1 { p.append("--examples must be at least 1 (got \(dataset.examples))") }
+        if dataset.features < 1 { p.append("--features must be at least 1 (got \(dataset.features))") }
+        if model == .noop, (noopParameters ?? 0) < 1 { p.append("--model noop needs --parameters N (N >= 1)") }
+        if workers >= 1 && batch >= 1 && dataset.examples >= 1 && batch > shardSize {
+            p.append("--batch \(batch) is larger than a worker's shard (\(dataset.examples) examples / \(workers) workers = \(shardSize))")
+        }
+        return p
+    }
+}

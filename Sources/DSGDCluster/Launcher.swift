@@ -1,0 +1,134 @@
+import Foundation
+
+/// `dsgd run`: starts one coordinator and N workers as separate processes of this same
+/// executable, streams the coordinator's progress lines, forwards SIGINT/SIGTERM, and reaps every
+/// child before returning (children also get SIGTERM from the kernel if the launcher dies).
+public final class Launcher {
+    public struct Options {
+        public var job: JobConfig
+        /// Where the coordinator binds (port 0 or an ipc:// path).
+        public var bind: String = "tcp://127.0.0.1:0"
+        /// The run directory.
+        public var runDirectory: String
+        /// Do not echo the coordinator's progress lines (benchmarks).
+        public var quiet = false
+        /// How long to wait for the coordinator's readiness line (seconds).
+        public var startTimeout: Double = 60
+
+        public init(job: JobConfig, runDirectory: String) {
+            self.job = job
+            self.runDirectory = runDirectory
+        }
+    }
+
+    let options: Options
+    let log = Log(role: "run")
+    let executable = ChildProcess.currentExecutable
+
+    public init(options: Options) { self.options = options }
+
+    /// Runs the cluster to the end. Returns the exit code: 0 if the coordinator completed and every
+    /// worker exited cleanly, 130 if interrupted, 1 otherwise.
+    public func run() -> Int32 {
+        let env = [TerminationSignal.parentEnvironmentKey: String(getpid())]
+        let jobJSON: String
+        do { jobJSON = String(decoding: try options.job.jsonData(), as: UTF8.self) } catch {
+            log.error("cannot encode the job: \(error)")
+            return 1
+        }
+        let coordinator: ChildProcess
+        do {
+            coordinator = try ChildProcess(
+                name: "coordinator", executable: executable,
+                arguments: ["coordinator", "--job-json", jobJSON, "--bind", options.bind, "--out", options.runDirectory],
+                environment: env, pipeStdout: true)
+        } catch {
+            log.error("\(error)")
+            return 1
+        }
+        var workers: [ChildProcess] = []
+        var failure: String?
+        var interrupted: Int32?
+
+        // Wait for the readiness line, which names the endpoint actually bound.
+        var endpoint: String?
+        let deadline = Date().addingTimeInterval(options.startTimeout)
+        while endpoint == nil {
+            if let s = TerminationSignal.received { interrupted = s; break }
+            if let code = coordinator.poll() { failure = "the coordinator exited with code \(code) before it was ready"; break }
+            if Date() > deadline { failure = "the coordinator did not report ready within \(options.startTimeout) s"; break }
+            guard let line = coordinator.stdoutReader!.readLine(timeout: 0.1) else { continue }
+            if let r = line.range(of: "listening on ") { endpoint = String(line[r.upperBound...]) } else { echo(line) }
+        }
+
+        if let endpoint, failure == nil, interrupted == nil {
+            for k in 0..<options.job.workers {
+                do {
+                    workers.append(try ChildProcess(
+                        name: "worker \(k)", executable: executable,
+                        arguments: ["worker", "--connect", endpoint, "--id", String(k)], environment: env))
+                } catch {
+                    failure = "cannot start worker \(k): \(error)"
+                    break
+                }
+            }
+            if failure == nil {
+                log.info("started \(workers.count) workers (\(options.job.mode) SGD) against \(endpoint); logs in \(options.runDirectory)")
+            }
+        }
+
+        // Supervise until the coordinator exits.
+        var forwarded = false
+        while coordinator.poll() == nil {
+            if let s = TerminationSignal.received, !forwarded {
+                interrupted = s
+                forwarded = true
+                coordinator.signal(s)
+                workers.forEach { $0.signal(s) }
+            }
+            if failure != nil, !forwarded {
+                forwarded = true
+                coordinator.signal(SIGTERM)
+            }
+            if failure == nil, interrupted == nil, let dead = workers.first(where: { ($0.poll() ?? 0) != 0 }) {
+                failure = "\(dead.name) exited with code \(dead.exitCode!)"
+            }
+            if let line = coordinator.stdoutReader!.readLine(timeout: 0.1) { echo(line) }
+        }
+        while let line = coordinator.stdoutReader!.readLine(timeout: 0.5) { echo(line) }
+
+        // Workers leave on STOP; anything still running after a grace period is terminated.
+        for w in workers {
+            let code = w.wait(timeout: 5) ?? w.terminate(grace: 2)
+            if code != 0, failure == nil, interrupted == nil { failure = "\(w.name) exited with code \(code)" }
+        }
+        let coordinatorCode = coordinator.exitCode ?? 1
+        if let failure {
+            markFailed(failure)
+            log.error("\(failure); run directory \(options.runDirectory)")
+            return 1
+        }
+        if interrupted != nil {
+            log.info("interrupted; run directory \(options.runDirectory)")
+            return 130
+        }
+        if coordinatorCode != 0 {
+            log.error("the coordinator exited with code \(coordinatorCode); run directory \(options.runDirectory)")
+            return 1
+        }
+        log.info("done; logs in \(options.runDirectory) (metrics.jsonl, summary.json, params.json, config.json)")
+        return 0
+    }
+
+    func echo(_ line: String) {
+        if !options.quiet { log.out(line) }
+    }
+
+    /// Records a failure the coordinator could not see (a worker died) in summary.json.
+    func markFailed(_ reason: String) {
+        guard let dir = try? RunDirectory(path: options.runDirectory), var summary = try? dir.readSummary() else { return }
+        summary.status = .failed
+        summary.error = reason
+        try? dir.writeSummary(summary)
+    }
+}

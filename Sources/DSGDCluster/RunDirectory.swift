@@ -1,0 +1,132 @@
+import DSGDCore
+import Foundation
+
+/// How a run ended.
+public enum RunStatus: String, Codable, Sendable {
+    case completed, failed, interrupted
+}
+
+/// `summary.json`: the outcome of a run.
+public struct RunSummary: Codable, Equatable, Sendable {
+    public var mode: TrainingMode
+    public var workers: Int
+    public var status: RunStatus
+    /// Training-set loss of the final parameters (nil if never evaluated or not finite).
+    public var finalLoss: Double?
+    /// Model updates applied.
+    public var steps: Int
+    /// Examples whose gradients were applied.
+    public var examples: Int
+    /// Passes over the training set.
+    public var epochs: Double
+    /// Seconds from the start of training to the end.
+    public var wallSeconds: Double
+    /// Examples applied per second of training.
+    public var examplesPerSecond: Double
+    public var targetLoss: Double?
+    /// Seconds until the training loss first reached `targetLoss`.
+    public var timeToTarget: Double?
+    /// Why the run failed or was interrupted.
+    public var error: String?
+    /// Messages rejected as malformed or out of protocol.
+    public var rejectedMessages: Int
+    /// Sync: median and 90th percentile of the time between consecutive updates (milliseconds).
+    public var roundMsMedian: Double?
+    public var roundMsP90: Double?
+    /// Async: staleness of applied gradients over the whole run.
+    public var stalenessMean: Double?
+    public var stalenessMax: Int?
+}
+
+/// `params.json`: the final parameters.
+public struct ParamsFile: Codable, Sendable {
+    public var model: ModelKind
+    public var step: Int
+    public var shapes: [ParameterShape]
+    public var values: [Float]
+}
+
+/// `config.json`: the resolved job plus where it ran and with what.
+public struct ConfigFile: Codable, Sendable {
+    public var job: JobConfig
+    public var endpoint: String
+    public var versions: [String: String]
+}
+
+/// One run's directory: config.json, metrics.jsonl, summary.json, params.json.
+public final class RunDirectory {
+    public let url: URL
+    private var metrics: FileHandle?
+
+    /// Uses (and creates) `path`.
+    public init(path: String) throws {
+        url = URL(fileURLWithPath: path, isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw RunDirectoryError("cannot create run directory \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// A new directory name under `root`: `<root>/<UTC yyyyMMdd-HHmmss>-<mode>-<pid>`.
+    public static func defaultPath(root: String = "runs", mode: TrainingMode) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return "\(root)/\(f.string(from: Date()))-\(mode.rawValue)-\(getpid())"
+    }
+
+    public var path: String { url.path }
+
+    func write<T: Encodable>(_ value: T, to name: String) throws {
+        let data = try JSONCoding.encoder().encode(value)
+        try (data + Data("\n".utf8)).write(to: url.appendingPathComponent(name), options: .atomic)
+    }
+
+    public func writeConfig(_ config: ConfigFile) throws { try write(config, to: "config.json") }
+    public func writeSummary(_ summary: RunSummary) throws { try write(summary, to: "summary.json") }
+    public func writeParams(_ params: ParamsFile) throws { try write(params, to: "params.json") }
+
+    /// Appends one line to metrics.jsonl (created on first use) and flushes it.
+    public func appendMetrics(_ line: String) throws {
+        if metrics == nil {
+            let file = url.appendingPathComponent("metrics.jsonl")
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+            metrics = try FileHandle(forWritingTo: file)
+        }
+        try metrics!.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Reads summary.json back.
+    public func readSummary() throws -> RunSummary {
+        try JSONCoding.decoder().decode(RunSummary.self, from: Data(contentsOf: url.appendingPathComponent("summary.json")))
+    }
+}
+
+/// A run directory could not be created or written.
+public struct RunDirectoryError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+/// One evaluation point of metrics.jsonl.
+public struct MetricsPoint: Sendable {
+    public var step: Int
+    public var time: Double
+    public var examples: Int
+    public var epoch: Double
+    public var loss: Double
+    public var stalenessMean: Double?
+    public var stalenessMax: Int?
+
+    /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
+    public var jsonLine: String {
+        var s = "{\"step\":\(step),\"time\":\(json(time)),\"examples\":\(examples),\"epoch\":\(json(epoch)),\"loss\":\(json(loss))"
+        if let m = stalenessMean { s += ",\"staleness_mean\":\(json(m))" }
+        if let m = stalenessMax { s += ",\"staleness_max\":\(m)" }
+        return s + "}"
+    }
+
+    private func json(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+}

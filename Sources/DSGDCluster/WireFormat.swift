@@ -1,0 +1,162 @@
+/// dsgd's wire protocol, version 1 (see docs/PROTOCOL.md).
+///
+/// Every message is a 32-byte little-endian header frame, followed by one payload frame for the
+/// types that carry one. On the coordinator's ROUTER socket a routing-id frame comes first.
+public enum Wire {
+    /// The protocol version this build speaks.
+    public static let version: UInt8 = 1
+    /// The four bytes every header starts with: ASCII "DSGD".
+    public static let magic: UInt32 = 0x4447_5344  // "DSGD" read little-endian
+    /// Size of the header frame in bytes.
+    public static let headerSize = 32
+}
+
+/// The message types of protocol version 1.
+public enum MessageType: UInt8, CaseIterable, Sendable {
+    /// worker -> coordinator: "I am worker `workerID`". No payload.
+    case hello = 1
+    /// coordinator -> worker: the job (UTF-8 JSON of `JobConfig`).
+    case welcome = 2
+    /// coordinator -> worker: the example indices of one epoch (`step` = epoch, `count` = number of u32).
+    case shard = 3
+    /// coordinator -> worker: parameters (`step` = model version, `count` = number of f32).
+    case params = 4
+    /// worker -> coordinator: a minibatch gradient (`step` = version it was computed on,
+    /// `count` = examples in the batch, `value` = minibatch loss), payload f32 like PARAMS.
+    case gradient = 5
+    /// coordinator -> worker: training is over (payload: UTF-8 reason).
+    case stop = 6
+    /// worker -> coordinator: acknowledges STOP before exiting. No payload.
+    case bye = 7
+    /// coordinator -> peer: the last message was rejected (payload: UTF-8 explanation).
+    case error = 8
+
+    /// Whether a message of this type has a payload frame after the header.
+    public var hasPayload: Bool {
+        switch self {
+        case .hello, .bye: return false
+        default: return true
+        }
+    }
+}
+
+/// The fixed 32-byte header.
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | magic "DSGD" |
+/// | 4 | 1 | protocol version (1) |
+/// | 5 | 1 | message type |
+/// | 6 | 2 | flags (0) |
+/// | 8 | 4 | worker id (u32) |
+/// | 12 | 4 | count (u32) |
+/// | 16 | 8 | step (u64) |
+/// | 24 | 4 | payload length in bytes (u32) |
+/// | 28 | 4 | value (f32) |
+public struct MessageHeader: Equatable, Sendable {
+    public var type: MessageType
+    public var flags: UInt16 = 0
+    public var workerID: UInt32
+    public var count: UInt32 = 0
+    public var step: UInt64 = 0
+    public var payloadLength: UInt32 = 0
+    public var value: Float = 0
+
+    public init(type: MessageType, workerID: UInt32, count: UInt32 = 0, step: UInt64 = 0,
+                payloadLength: UInt32 = 0, value: Float = 0, flags: UInt16 = 0) {
+        self.type = type
+        self.workerID = workerID
+        self.count = count
+        self.step = step
+        self.payloadLength = payloadLength
+        self.value = value
+        self.flags = flags
+    }
+
+    /// Writes the header into `buffer` (at least 32 bytes).
+    public func encode(into buffer: UnsafeMutableRawBufferPointer) {
+        precondition(buffer.count >= Wire.headerSize)
+        buffer.storeBytes(of: Wire.magic.littleEndian, toByteOffset: 0, as: UInt32.self)
+        buffer.storeBytes(of: Wire.version, toByteOffset: 4, as: UInt8.self)
+        buffer.storeBytes(of: type.rawValue, toByteOffset: 5, as: UInt8.self)
+        buffer.storeBytes(of: flags.littleEndian, toByteOffset: 6, as: UInt16.self)
+        buffer.storeBytes(of: workerID.littleEndian, toByteOffset: 8, as: UInt32.self)
+        buffer.storeBytes(of: count.littleEndian, toByteOffset: 12, as: UInt32.self)
+        buffer.storeBytes(of: step.littleEndian, toByteOffset: 16, as: UInt64.self)
+        buffer.storeBytes(of: payloadLength.littleEndian, toByteOffset: 24, as: UInt32.self)
+        buffer.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 28, as: UInt32.self)
+    }
+
+    /// The header as a new 32-byte array (tests and one-off use; allocates).
+    public var bytes: [UInt8] {
+        var b = [UInt8](repeating: 0, count: Wire.headerSize)
+        b.withUnsafeMutableBytes { encode(into: $0) }
+        return b
+    }
+
+    /// Parses a header frame, checking size, magic, version and type.
+    public static func decode(_ frame: UnsafeRawBufferPointer) throws(ProtocolError) -> MessageHeader {
+        guard frame.count == Wire.headerSize else { throw .badHeaderSize(frame.count) }
+        let magic = UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+        guard magic == Wire.magic else { throw .badMagic(magic) }
+        let version = frame.load(fromByteOffset: 4, as: UInt8.self)
+        guard version == Wire.version else { throw .unsupportedVersion(version) }
+        let rawType = frame.load(fromByteOffset: 5, as: UInt8.self)
+        guard let type = MessageType(rawValue: rawType) else { throw .unknownType(rawType) }
+        return MessageHeader(
+            type: type,
+            workerID: UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
+            count: UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 12, as: UInt32.self)),
+            step: UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+            payloadLength: UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 24, as: UInt32.self)),
+            value: Float(bitPattern: UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 28, as: UInt32.self))),
+            flags: UInt16(littleEndian: frame.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+    }
+
+    /// Parses a whole message: `frames` holds the header frame and, if present, the payload frame
+    /// (no routing id). Checks the frame count against the type and the declared payload length
+    /// against the payload frame.
+    public static func decode(frames: Int, header: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?)
+        throws(ProtocolError) -> MessageHeader
+    {
+        let h = try decode(header)
+        let expected = h.type.hasPayload ? 2 : 1
+        guard frames == expected else { throw .wrongFrameCount(type: h.type, got: frames, expected: expected) }
+        let actual = h.type.hasPayload ? (payload?.count ?? 0) : 0
+        guard Int(h.payloadLength) == actual else { throw .lengthMismatch(declared: Int(h.payloadLength), actual: actual) }
+        return h
+    }
+}
+
+/// Why a message was rejected. Every case names what was wrong, for the log and the ERROR reply.
+public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
+    case badHeaderSize(Int)
+    case badMagic(UInt32)
+    case unsupportedVersion(UInt8)
+    case unknownType(UInt8)
+    case wrongFrameCount(type: MessageType, got: Int, expected: Int)
+    case lengthMismatch(declared: Int, actual: Int)
+    case wrongPayloadSize(type: MessageType, got: Int, expected: Int)
+    case unexpectedType(MessageType)
+    case unknownWorker(UInt32)
+    case workerIDMismatch(claimed: UInt32)
+    case staleStep(got: UInt64, expected: UInt64)
+    case duplicateGradient(worker: UInt32, step: UInt64)
+
+    public var description: String {
+        switch self {
+        case .badHeaderSize(let n): return "header frame has \(n) bytes, expected \(Wire.headerSize)"
+        case .badMagic(let m): return "bad magic 0x\(String(m, radix: 16)), expected \"DSGD\""
+        case .unsupportedVersion(let v): return "protocol version \(v) is not supported (this build speaks \(Wire.version))"
+        case .unknownType(let t): return "unknown message type \(t)"
+        case .wrongFrameCount(let t, let got, let expected): return "\(t) message has \(got) frames, expected \(expected)"
+        case .lengthMismatch(let d, let a): return "header declares a \(d)-byte payload but the payload frame has \(a) bytes"
+        case .wrongPayloadSize(let t, let got, let expected): return "\(t) payload has \(got) bytes, expected \(expected)"
+        case .unexpectedType(let t): return "message type \(t) is not accepted here"
+        case .unknownWorker(let w): return "worker id \(w) is not part of this job"
+        case .workerIDMismatch(let w): return "header claims worker \(w) but the connection registered as another worker"
+        case .staleStep(let got, let expected): return "gradient for step \(got), the current step is \(expected)"
+        case .duplicateGradient(let w, let s): return "worker \(w) already sent a gradient for step \(s)"
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import DSGDCore
+import Foundation
+import ZeroMQ
+
+/// A worker: connects a DEALER to the coordinator, registers, and answers every PARAMS with the
+/// gradient of its next minibatch until the coordinator says STOP.
+///
+/// The gradient is computed straight from the received parameter frame and sent from a
+/// zero-copy buffer: no allocation per minibatch in steady state.
+public final class Worker {
+    /// What a worker needs to know before it has heard from the coordinator.
+    public struct Options: Sendable {
+        public var id: Int
+        public var connect: String
+        /// Give up if the coordinator does not answer the first HELLO within this many seconds.
+        public var connectTimeout: Double
+        /// Give up if the coordinator is silent this long during training (seconds).
+        public var idleTimeout: Double
+
+        public init(id: Int, connect: String, connectTimeout: Double = 10, idleTimeout: Double = 120) {
+            self.id = id
+            self.connect = connect
+            self.connectTimeout = connectTimeout
+            self.idleTimeout = idleTimeout
+        }
+    }
+
+    let options: Options
+    let log: Log
+    let context: ZMQContext
+    let socket: ZMQSocket
+    let poller: ZMQPoller
+    let frames = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+    let header = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.headerSize, alignment: 8)
+    let gradientMessage = ZMQMessage()
+
+    var job: JobConfig?
+    var model: (any Model)?
+    var data: Dataset?
+    var gradients: ZeroCopyBufferPool?
+    var shard: [UInt32] = []
+    var cursor = 0
+    /// Minibatches computed.
+    public private(set) var steps = 0
+
+    public init(options: Options) throws {
+        self.options = options
+        log = Log(role: "worker \(options.id)")
+        context = try ZMQContext()
+        socket = try ZMQSocket(context, .dealer, lingerMs: 200)
+        try socket.setRoutingID(Array("w\(options.id)".utf8))
+        poller = ZMQPoller([socket])
+    }
+
+    deinit { header.deallocate() }
+
+    /// Runs until STOP (returns 0), a signal (130/143) or an error (throws).
+    public func run() throws -> Int32 {
+        try socket.connect(options.connect)
+        try sendBare(.hello)
+        var deadline = monotonicSeconds() + options.connectTimeout
+        while true {
+            if let s = TerminationSignal.received { return 128 + s }
+            if try poller.waitForInput(timeoutMs: 100) {
+                while let n = try receiveOne() {
+                    if n == -1 { return 0 }  // STOP handled
+                }
+                deadline = monotonicSeconds() + options.idleTimeout
+            } else if monotonicSeconds() > deadline {
+                if job == nil {
+                    throw WorkerError("no answer from a coordinator at \(options.connect) within \(options.connectTimeout) s")
+                }
+                throw WorkerError("the coordinator at \(options.connect) has been silent for \(options.idleTimeout) s")
+            }
+        }
+    }
+
+    /// Receives and handles one message if one is queued: nil when none is, -1 after STOP, 1 otherwise.
+    func receiveOne() throws -> Int? {
+        let n = try socket.receiveMultipart(into: frames, dontWait: true)
+        if n == 0 { return nil }
+        let h: MessageHeader
+        do {
+            h = try MessageHeader.decode(frames: n, header: frames[0].bytes, payload: n > 1 ? frames[1].bytes : nil)
+        } catch {
+            throw WorkerError("malformed message from the coordinator: \(error)")
+        }
+        switch h.type {
+        case .welcome: try handleWelcome()
+        case .shard: try handleShard(h)
+        case .params: try handleParams(h)
+        case .stop:
+            log.info("coordinator says stop: \(String(decoding: frames[1].bytes, as: UTF8.self)) (\(steps) minibatches computed)")
+            try sendBare(.bye)
+            return -1
+        case .error:
+            throw WorkerError("the coordinator rejected a message: \(String(decoding: frames[1].bytes, as: UTF8.self))")
+        default:
+            throw WorkerError("unexpected \(h.type) message from the coordinator")
+        }
+        return 1
+    }
+
+    func handleWelcome() throws {
+        guard job == nil else { return }
+        let j = try JobConfig.fromJSON(Data(frames[1].bytes))
+        let m = j.makeModel()
+        data = try j.dataset.materialize()
+        job = j
+        model = m
+        gradients = ZeroCopyBufferPool(count: m.parameterCount, initial: 2)
+        shard.reserveCapacity(j.shardSize)
+    }
+
+    func handleShard(_ h: MessageHeader) throws {
+        guard let data else { throw WorkerError("SHARD before WELCOME") }
+        let count = Int(h.count)
+        guard frames[1].count == 4 * count else { throw WorkerError("SHARD payload has \(frames[1].count) bytes for \(count) indices") }
+        shard.removeAll(keepingCapacity: true)
+        for i in 0..<count {
+            let v = UInt32(littleEndian: frames[1].bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+            guard Int(v) < data.examples else { throw WorkerError("SHARD index \(v) is out of range (\(data.examples) examples)") }
+            shard.append(v)
+        }
+        cursor = 0
+    }
+
+    func handleParams(_ h: MessageHeader) throws {
+        guard let job, let model, let data, let gradients else { throw WorkerError("PARAMS before WELCOME") }
+        let p = model.parameterCount
+        guard frames[1].count == 4 * p else { throw WorkerError("PARAMS payload has \(frames[1].count) bytes, expected \(4 * p)") }
+        guard cursor + job.batch <= shard.count else { throw WorkerError("PARAMS but the shard is used up (no new SHARD came)") }
+        let buffer = gradients.acquire()
+        let params = UnsafeBufferPointer(start: frames[1].bytes.baseAddress!.assumingMemoryBound(to: Float.self), count: p)
+        let loss = shard.withUnsafeBufferPointer { s in
+            model.lossAndGradient(parameters: params, data: data,
+                                  batch: UnsafeBufferPointer(rebasing: s[cursor ..< cursor + job.batch]),
+                                  gradient: UnsafeMutableBufferPointer(rebasing: buffer.floats[0..<p]))
+        }
+        cursor += job.batch
+        steps += 1
+        try buffer.wrap(count: p, into: gradientMessage)
+        let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(job.batch),
+                                step: h.step, payloadLength: UInt32(4 * p), value: Float(loss))
+        out.encode(into: header)
+        try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+        try socket.send(gradientMessage, more: false)
+    }
+
+    func sendBare(_ type: MessageType) throws {
+        MessageHeader(type: type, workerID: UInt32(options.id)).encode(into: header)
+        try socket.send(bytes: UnsafeRawBufferPointer(header), more: false)
+    }
+}
+
+/// A reason a worker gave up.
+public struct WorkerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}

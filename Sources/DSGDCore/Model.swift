@@ -1,0 +1,89 @@
+/// The models dsgd can train. Parameters are one flat float32 vector; each model documents its layout.
+public enum ModelKind: String, Codable, CaseIterable, Sendable {
+    /// Linear regression, quadratic loss E = 1/(2B) sum (y - w.x - b)^2.
+    case linear
+    /// Logistic regression, mean binary cross-entropy with labels in {0, 1}.
+    case logistic
+    /// A communication benchmark: `dimension` parameters, gradient identically zero, loss 0.
+    case noop
+}
+
+/// One named block of the flat parameter vector (for `params.json` and readers of it).
+public struct ParameterShape: Codable, Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public init(name: String, shape: [Int]) {
+        self.name = name
+        self.shape = shape
+    }
+}
+
+/// A differentiable model: a loss over examples and its gradient, side by side.
+///
+/// Implementations do not allocate in `lossAndGradient`: the worker calls it once per minibatch.
+public protocol Model: Sendable {
+    /// Which model this is.
+    var kind: ModelKind { get }
+    /// Length of the flat parameter vector.
+    var parameterCount: Int { get }
+    /// The blocks of the flat parameter vector, in order.
+    var shapes: [ParameterShape] { get }
+    /// Starting parameters (deterministic).
+    func initialParameters() -> [Float]
+    /// Writes the mean gradient over the examples `batch` of `data` into `gradient` (overwriting it)
+    /// and returns the mean loss over the same examples.
+    func lossAndGradient(
+        parameters: UnsafeBufferPointer<Float>, data: Dataset, batch: UnsafeBufferPointer<UInt32>,
+        gradient: UnsafeMutableBufferPointer<Float>
+    ) -> Double
+    /// Mean loss over every example of `data`.
+    func loss(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double
+}
+
+extension ModelKind {
+    /// Builds the model for inputs of `inputDimension` features; `noop` takes `parameters` instead.
+    public func make(inputDimension: Int, parameters: Int? = nil) -> any Model {
+        switch self {
+        case .linear: return LinearRegression(dimension: inputDimension)
+        case .logistic: return LogisticRegression(dimension: inputDimension)
+        case .noop: return NoopModel(parameterCount: parameters ?? inputDimension)
+        }
+    }
+}
+
+extension Model {
+    /// `lossAndGradient` over Swift arrays (tests and one-off use; allocates).
+    public func lossAndGradient(parameters: [Float], data: Dataset, batch: [UInt32]) -> (loss: Double, gradient: [Float]) {
+        var g = [Float](repeating: 0, count: parameterCount)
+        let l = parameters.withUnsafeBufferPointer { p in
+            batch.withUnsafeBufferPointer { b in
+                g.withUnsafeMutableBufferPointer { lossAndGradient(parameters: p, data: data, batch: b, gradient: $0) }
+            }
+        }
+        return (l, g)
+    }
+
+    /// `loss` over a Swift array.
+    public func loss(parameters: [Float], data: Dataset) -> Double {
+        parameters.withUnsafeBufferPointer { loss(parameters: $0, data: data) }
+    }
+}
+
+/// Dot product of two float vectors of length `n` with four partial sums (lets the loop vectorize).
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var j = 0
+    while j + 4 <= n {
+        s0 += a[j] * b[j]
+        s1 += a[j + 1] * b[j + 1]
+        s2 += a[j + 2] * b[j + 2]
+        s3 += a[j + 3] * b[j + 3]
+        j += 4
+    }
+    while j < n {
+        s0 += a[j] * b[j]
+        j += 1
+    }
+    return (s0 + s1) + (s2 + s3)
+}

@@ -1,0 +1,81 @@
+import CZeroMQ
+import Synchronization
+
+/// A fixed-size float32 buffer that can be sent without a copy.
+///
+/// While libzmq holds it (from `wrap(into:)` until every frame sharing it is released), the
+/// buffer must not be written: check `isInFlight` first. libzmq calls the release function on
+/// one of its I/O threads, so the flag is atomic; libzmq also holds a strong reference until
+/// then, so the memory outlives every frame that points into it.
+public final class ZeroCopyBuffer {
+    /// The floats. Write only while `isInFlight` is false.
+    public let floats: UnsafeMutableBufferPointer<Float>
+    private let inFlight = Atomic<Bool>(false)
+
+    /// Allocates `count` floats, zero-filled.
+    public init(count: Int) {
+        floats = .allocate(capacity: max(count, 1))
+        floats.initialize(repeating: 0)
+    }
+
+    deinit { floats.deallocate() }
+
+    /// Whether libzmq may still be reading the buffer.
+    public var isInFlight: Bool { inFlight.load(ordering: .acquiring) }
+
+    /// The bytes of the first `count` floats.
+    public func bytes(count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: floats.baseAddress, count: count * MemoryLayout<Float>.stride)
+    }
+
+    /// Points `message` at the first `count` floats without copying and marks the buffer in flight.
+    public func wrap(count: Int, into message: ZMQMessage) throws {
+        precondition(!isInFlight, "ZeroCopyBuffer wrapped while still in flight")
+        precondition(count <= floats.count)
+        zmq_msg_close(message.msg)
+        inFlight.store(true, ordering: .releasing)
+        let hint = Unmanaged.passRetained(self).toOpaque()  // released by the free function
+        let rc = zmq_msg_init_data(
+            message.msg, floats.baseAddress, count * MemoryLayout<Float>.stride,
+            { _, hint in
+                Unmanaged<ZeroCopyBuffer>.fromOpaque(hint!).takeRetainedValue().markReleased()
+            }, hint)
+        if rc != 0 {
+            Unmanaged<ZeroCopyBuffer>.fromOpaque(hint).release()
+            inFlight.store(false, ordering: .releasing)
+            zmq_msg_init(message.msg)
+            throw ZMQError.last("zmq_msg_init_data")
+        }
+    }
+
+    fileprivate func markReleased() { inFlight.store(false, ordering: .releasing) }
+}
+
+/// A small ring of `ZeroCopyBuffer`s: hands out one that libzmq has released, growing only if
+/// every buffer is still in flight (which a protocol with one outstanding message per peer avoids).
+public final class ZeroCopyBufferPool {
+    private var buffers: [ZeroCopyBuffer]
+    private let count: Int
+    private var next = 0
+
+    /// A pool of `initial` buffers of `count` floats each.
+    public init(count: Int, initial: Int = 2) {
+        self.count = count
+        buffers = (0..<max(initial, 1)).map { _ in ZeroCopyBuffer(count: count) }
+    }
+
+    /// Number of buffers the pool holds (grows only when all were in flight).
+    public var size: Int { buffers.count }
+
+    /// A buffer that is not in flight, other than `excluding` (identity).
+    public func acquire(excluding: ZeroCopyBuffer? = nil) -> ZeroCopyBuffer {
+        for _ in 0..<buffers.count {
+            let b = buffers[next]
+            next = (next + 1) % buffers.count
+            if !b.isInFlight && b !== excluding { return b }
+        }
+        let b = ZeroCopyBuffer(count: count)
+        buffers.append(b)
+        return b
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import DSGDCluster
+import Foundation
+
+extension DSGD {
+    /// `dsgd bench round`: the median time of one synchronous aggregation round.
+    struct BenchRound: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "round",
+            abstract: "Time synchronous rounds (PARAMS out, GRADIENT back, average, update) with the noop model.",
+            discussion: "Prints one JSON object per line: transport, workers, dim, rounds, median_ms, p90_ms.")
+
+        @Option(parsing: .upToNextOption, help: "Parameter counts.")
+        var dims: [Int] = [1_000, 100_000, 1_000_000]
+
+        @Option(parsing: .upToNextOption, help: "Worker counts.")
+        var workers: [Int] = [2, 4]
+
+        @Option(parsing: .upToNextOption, help: "Transports: tcp, ipc.")
+        var transports: [String] = ["tcp", "ipc"]
+
+        @Option(help: "Rounds per configuration (the first 5 are warm-up and not counted).")
+        var rounds: Int = 200
+
+        func validate() throws {
+            guard rounds >= 10 else { throw ValidationError("--rounds must be at least 10") }
+            for t in transports where t != "tcp" && t != "ipc" { throw ValidationError("unknown transport '\(t)' (tcp or ipc)") }
+            for d in dims where d < 1 { throw ValidationError("--dims must be positive") }
+            for w in workers where w < 1 { throw ValidationError("--workers must be positive") }
+        }
+
+        func run() throws {
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dsgd-bench-\(getpid())")
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            for transport in transports {
+                for n in workers {
+                    for d in dims {
+                        if TerminationSignal.received != nil { throw ExitCode(130) }
+                        var job = JobConfig()
+                        job.mode = .sync
+                        job.workers = n
+                        job.model = .noop
+                        job.noopParameters = d
+                        job.dataset = .init(name: "synthetic-linear", examples: 64 * n, features: 1, seed: 1)
+                        job.batch = 1
+                        job.epochs = nil
+                        job.steps = rounds
+                        job.evalEvery = rounds
+                        let dir = scratch.appendingPathComponent("\(transport)-\(n)-\(d)").path
+                        var options = Launcher.Options(job: job, runDirectory: dir)
+                        options.bind = transport == "tcp" ? "tcp://127.0.0.1:0" : "ipc://\(scratch.path)/\(transport)-\(n)-\(d).ipc"
+                        options.quiet = true
+                        let code = Launcher(options: options).run()
+                        guard code == 0 else { throw CleanFailure("bench run \(transport) workers=\(n) dim=\(d) failed (exit \(code))") }
+                        let s = try RunDirectory(path: dir).readSummary()
+                        let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),"
+                            + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90))}"
+                        writeLine(line, to: 1)
+                    }
+                }
+            }
+        }
+
+        func fmt(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "null" }
+    }
+}

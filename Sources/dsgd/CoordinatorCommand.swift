@@ -1,0 +1,53 @@
+import ArgumentParser
+import DSGDCluster
+import Foundation
+
+extension DSGD {
+    /// `dsgd coordinator`: the parameter server, by hand.
+    struct CoordinatorCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "coordinator",
+            abstract: "Bind, wait for the workers, and train (start the workers with `dsgd worker`).",
+            discussion: "Prints 'dsgd coordinator: listening on ENDPOINT' on stdout once bound.")
+
+        @OptionGroup var training: TrainingOptions
+
+        @Option(help: "Endpoint to bind: tcp://HOST:PORT (PORT 0: any free port) or ipc:///path.")
+        var bind: String = "tcp://127.0.0.1:5555"
+
+        @Option(help: "Run directory (default: runs/<UTC time>-<mode>-<pid>).")
+        var out: String?
+
+        @Option(help: .hidden)
+        var jobJSON: String?
+
+        func validate() throws {
+            try validateEndpoint(bind)
+        }
+
+        func run() throws {
+            TerminationSignal.followLauncher()
+            let job = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
+            if let problem = job.problems().first { throw ValidationError(problem) }
+            let directory = try RunDirectory(path: out ?? RunDirectory.defaultPath(mode: job.mode))
+            let coordinator: Coordinator
+            do {
+                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory)
+            } catch {
+                throw CleanFailure("coordinator: \(error)")
+            }
+            let summary = coordinator.run()
+            switch summary.status {
+            case .completed: return
+            case .interrupted: throw ExitCode(130)
+            case .failed: throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// An error whose text is the whole message (no type name).
+struct CleanFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import DSGDCluster
+import Foundation
+
+extension DSGD {
+    /// `dsgd worker`: one worker, by hand.
+    struct WorkerCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "worker",
+            abstract: "Connect to a coordinator and compute gradients until it says stop.")
+
+        @Option(help: "Coordinator endpoint, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/dsgd.ipc.")
+        var connect: String
+
+        @Option(help: "This worker's id, 0 ..< workers (unique in the job).")
+        var id: Int
+
+        @Option(help: "Give up if no coordinator answers within this many seconds.")
+        var connectTimeout: Double = 10
+
+        @Option(help: "Give up if the coordinator is silent this long during training (seconds).")
+        var idleTimeout: Double = 120
+
+        func validate() throws {
+            guard id >= 0 else { throw ValidationError("--id must be 0 or more (got \(id))") }
+            guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
+            guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+            guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
+                throw ValidationError("--connect '\(connect)' must start with tcp:// or ipc://")
+            }
+        }
+
+        func run() throws {
+            TerminationSignal.followLauncher()
+            let worker = try Worker(options: .init(id: id, connect: connect, connectTimeout: connectTimeout, idleTimeout: idleTimeout))
+            let code: Int32
+            do {
+                code = try worker.run()
+            } catch {
+                throw CleanFailure("worker \(id): \(error)")
+            }
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}
