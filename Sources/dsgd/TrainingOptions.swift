@@ -7,7 +7,7 @@ extension ModelKind: ExpressibleByArgument {}
 
 /// The flags that describe a training job, shared by `dsgd run` and `dsgd coordinator`.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Number of worker processes.")
+    @Option(parsing: .unconditional, help: "Number of worker processes.")
     var workers: Int = 4
 
     @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives.")
@@ -19,43 +19,43 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Data set: synthetic-logistic or synthetic-linear (default: matches --model).")
     var dataset: String?
 
-    @Option(help: "Examples in the synthetic data set.")
+    @Option(parsing: .unconditional, help: "Examples in the synthetic data set.")
     var examples: Int = 8192
 
-    @Option(help: "Input features of the synthetic data set.")
+    @Option(parsing: .unconditional, help: "Input features of the synthetic data set.")
     var features: Int = 32
 
-    @Option(help: "Parameter count of the noop model.")
+    @Option(parsing: .unconditional, help: "Parameter count of the noop model.")
     var parameters: Int?
 
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate.")
     var lr: Float = 0.5
 
-    @Option(help: "Examples per minibatch, per worker.")
+    @Option(parsing: .unconditional, help: "Examples per minibatch, per worker.")
     var batch: Int = 32
 
-    @Option(help: "Heavy-ball momentum in [0, 1).")
+    @Option(parsing: .unconditional, help: "Heavy-ball momentum in [0, 1).")
     var momentum: Float = 0
 
-    @Option(help: "Stop after this many epochs (default 5 when neither --steps nor --target-loss is given).")
+    @Option(parsing: .unconditional, help: "Stop after this many epochs (default 5 when neither --steps nor --target-loss is given).")
     var epochs: Double?
 
-    @Option(help: "Stop after this many model updates.")
+    @Option(parsing: .unconditional, help: "Stop after this many model updates.")
     var steps: Int?
 
-    @Option(help: "Stop once the training loss is at or below this.")
+    @Option(parsing: .unconditional, help: "Stop once the training loss is at or below this.")
     var targetLoss: Double?
 
-    @Option(help: "Seed for data, sharding and everything random.")
+    @Option(parsing: .unconditional, help: "Seed for data, sharding and everything random.")
     var seed: UInt64 = 1
 
-    @Option(help: "Evaluate the training loss every this many updates (0: about four times an epoch).")
+    @Option(parsing: .unconditional, help: "Evaluate the training loss every this many updates (0: about four times an epoch).")
     var evalEvery: Int = 0
 
-    @Option(help: "Fail the run if a worker sends nothing for this many seconds.")
+    @Option(parsing: .unconditional, help: "Fail the run if a worker sends nothing for this many seconds.")
     var workerTimeout: Double = 60
 
-    @Option(help: "Fail if not every worker registers within this many seconds.")
+    @Option(parsing: .unconditional, help: "Fail if not every worker registers within this many seconds.")
     var registerTimeout: Double = 60
 
     /// The resolved job.

@@ -1,0 +1,84 @@
+import DSGDCluster
+import XCTest
+
+final class WireFormatTests: XCTestCase {
+    func testHeaderLayoutIsExact() {
+        let h = MessageHeader(type: .gradient, workerID: 3, count: 32, step: 0x0102_0304_0506_0708, payloadLength: 132, value: 1.5)
+        let expected: [UInt8] = [
+            0x44, 0x53, 0x47, 0x44,  // "DSGD"
+            1, 5, 0, 0,              // version, type, flags
+            3, 0, 0, 0,              // worker id
+            32, 0, 0, 0,             // count
+            8, 7, 6, 5, 4, 3, 2, 1,  // step
+            132, 0, 0, 0,            // payload length
+            0x00, 0x00, 0xC0, 0x3F,  // 1.5 as float32
+        ]
+        XCTAssertEqual(h.bytes, expected)
+    }
+
+    func testEveryTypeRoundTrips() throws {
+        for type in MessageType.allCases {
+            let payload: [UInt8] = type.hasPayload ? [1, 2, 3, 4] : []
+            let h = MessageHeader(type: type, workerID: 7, count: 1, step: 99, payloadLength: UInt32(payload.count), value: -2)
+            let decoded = try h.bytes.withUnsafeBytes { hb in
+                try payload.withUnsafeBytes { pb in
+                    try MessageHeader.decode(frames: type.hasPayload ? 2 : 1, header: hb, payload: type.hasPayload ? pb : nil)
+                }
+            }
+            XCTAssertEqual(decoded, h)
+        }
+    }
+
+    func decodeError(_ bytes: [UInt8], frames: Int = 1, payload: [UInt8]? = nil) -> ProtocolError? {
+        do {
+            _ = try bytes.withUnsafeBytes { hb in
+                try (payload ?? []).withUnsafeBytes { pb in
+                    try MessageHeader.decode(frames: frames, header: hb, payload: payload == nil ? nil : pb)
+                }
+            }
+            return nil
+        } catch let e as ProtocolError {
+            return e
+        } catch {
+            XCTFail("unexpected error \(error)")
+            return nil
+        }
+    }
+
+    func testMalformedHeadersAreRejectedWithTheReason() {
+        let hello = MessageHeader(type: .hello, workerID: 0).bytes
+        XCTAssertEqual(decodeError(Array(hello.prefix(31))), .badHeaderSize(31))
+        XCTAssertEqual(decodeError(hello + [0]), .badHeaderSize(33))
+        XCTAssertEqual(decodeError([]), .badHeaderSize(0))
+        var badMagic = hello
+        badMagic[0] = 0x58
+        XCTAssertEqual(decodeError(badMagic), .badMagic(0x4447_5358))
+        var v2 = hello
+        v2[4] = 2
+        XCTAssertEqual(decodeError(v2), .unsupportedVersion(2))
+        var t0 = hello
+        t0[5] = 0
+        XCTAssertEqual(decodeError(t0), .unknownType(0))
+        var t99 = hello
+        t99[5] = 99
+        XCTAssertEqual(decodeError(t99), .unknownType(99))
+    }
+
+    func testFrameCountAndLengthAreChecked() {
+        // HELLO carries no payload: a second frame is an error.
+        XCTAssertEqual(decodeError(MessageHeader(type: .hello, workerID: 0).bytes, frames: 2, payload: [1]),
+                       .wrongFrameCount(type: .hello, got: 2, expected: 1))
+        // GRADIENT needs its payload frame.
+        let g = MessageHeader(type: .gradient, workerID: 0, payloadLength: 8).bytes
+        XCTAssertEqual(decodeError(g, frames: 1), .wrongFrameCount(type: .gradient, got: 1, expected: 2))
+        // Declared 8 bytes, sent 4.
+        XCTAssertEqual(decodeError(g, frames: 2, payload: [0, 0, 0, 0]), .lengthMismatch(declared: 8, actual: 4))
+        XCTAssertNil(decodeError(g, frames: 2, payload: [UInt8](repeating: 0, count: 8)))
+    }
+
+    func testErrorsReadAsSentences() {
+        XCTAssertEqual("\(ProtocolError.unsupportedVersion(9))", "protocol version 9 is not supported (this build speaks 1)")
+        XCTAssertEqual("\(ProtocolError.lengthMismatch(declared: 8, actual: 4))",
+                       "header declares a 8-byte payload but the payload frame has 4 bytes")
+    }
+}
