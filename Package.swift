@@ -35,6 +35,6 @@ let package = Package(
         ),
         .testTarget(name: "DSGDCoreTests", dependencies: ["DSGDCore"]),
         .testTarget(name: "DSGDClusterTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DSGDCluster", "DSGDCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"]),
     ]
 )

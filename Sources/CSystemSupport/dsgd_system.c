@@ -42,12 +42,13 @@ void dsgd_install_termination_handler(void (*handler)(int)) {
 
 extern char **environ;
 
-pid_t dsgd_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd) {
+pid_t dsgd_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd, int stderr_fd) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
     if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+    if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
     sigset_t empty, all;
     sigemptyset(&empty);
     sigfillset(&all);

@@ -13,8 +13,10 @@ public final class ChildProcess {
     public private(set) var exitCode: Int32?
 
     /// Starts `executable` with `arguments`, adding `environment` to this process's environment.
+    /// With `pipeStdout` its standard output is readable through `stdoutReader`; with `stderrFile`
+    /// its standard error goes to that file.
     public init(name: String, executable: String, arguments: [String], environment: [String: String] = [:],
-                pipeStdout: Bool = false) throws {
+                pipeStdout: Bool = false, stderrFile: String? = nil) throws {
         self.name = name
         var fds: [Int32] = [-1, -1]
         if pipeStdout {
@@ -29,8 +31,10 @@ public final class ChildProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        let pid = dsgd_spawn(executable, argv, envp, fds[1])
+        let errFD = stderrFile.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? -1
+        let pid = dsgd_spawn(executable, argv, envp, fds[1], errFD)
         if pipeStdout { close(fds[1]) }
+        if errFD >= 0 { close(errFD) }
         guard pid > 0 else {
             if pipeStdout { close(fds[0]) }
             throw ChildProcessError("cannot start \(executable): \(String(cString: strerror(-pid)))")

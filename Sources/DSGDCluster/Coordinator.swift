@@ -223,10 +223,11 @@ public final class Coordinator {
 
     func wrapUp() -> RunSummary {
         let (status, error) = finished ?? (.failed, "stopped without a reason")
-        if let error { status == .completed ? log.info(error) : log.error(error) }
+        if let error { status == .failed ? log.error(error) : log.info(error) }
         if trainingStart > 0 && lastEvaluatedVersion != version && status != .failed { evaluate(force: true) }
-        stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue))
         let wall = trainingStart > 0 ? monotonicSeconds() - trainingStart : 0
+        stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue),
+                    wait: status == .interrupted ? 0.5 : 3)
         var summary = RunSummary(
             mode: job.mode, workers: job.workers, status: status,
             finalLoss: lastLoss.isFinite ? lastLoss : nil, steps: version, examples: examples,
@@ -254,12 +255,12 @@ public final class Coordinator {
         return summary
     }
 
-    /// Sends STOP to every registered worker and waits briefly for their BYE.
-    func stopWorkers(reason: String) {
+    /// Sends STOP to every registered worker and waits up to `wait` seconds for their BYE.
+    func stopWorkers(reason: String, wait: Double) {
         for k in 0..<job.workers where routingIDs[k] != nil {
             try? send(.stop, to: k, payload: Array(reason.utf8))
         }
-        let deadline = monotonicSeconds() + 3
+        let deadline = monotonicSeconds() + wait
         while monotonicSeconds() < deadline, (0..<job.workers).contains(where: { routingIDs[$0] != nil && !byeReceived[$0] }) {
             guard (try? poller.waitForInput(timeoutMs: 50)) == true else { continue }
             try? drainMessages(stopping: true)

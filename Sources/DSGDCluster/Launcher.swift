@@ -55,7 +55,11 @@ public final class Launcher {
         let deadline = Date().addingTimeInterval(options.startTimeout)
         while endpoint == nil {
             if let s = TerminationSignal.received { interrupted = s; break }
-            if let code = coordinator.poll() { failure = "the coordinator exited with code \(code) before it was ready"; break }
+            if coordinator.poll() != nil {
+                // The coordinator has already said why on stderr (e.g. it could not bind).
+                while let line = coordinator.stdoutReader!.readLine(timeout: 0.2) { echo(line) }
+                return 1
+            }
             if Date() > deadline { failure = "the coordinator did not report ready within \(options.startTimeout) s"; break }
             guard let line = coordinator.stdoutReader!.readLine(timeout: 0.1) else { continue }
             if let r = line.range(of: "listening on ") { endpoint = String(line[r.upperBound...]) } else { echo(line) }
@@ -124,9 +128,21 @@ public final class Launcher {
         if !options.quiet { log.out(line) }
     }
 
-    /// Records a failure the coordinator could not see (a worker died) in summary.json.
+    /// Records a failure the coordinator could not see (a worker died) in summary.json, writing
+    /// one from the job and the last metrics point if the coordinator left none (it was killed).
     func markFailed(_ reason: String) {
-        guard let dir = try? RunDirectory(path: options.runDirectory), var summary = try? dir.readSummary() else { return }
+        guard let dir = try? RunDirectory(path: options.runDirectory) else { return }
+        let job = options.job
+        var summary = (try? dir.readSummary()) ?? RunSummary(
+            mode: job.mode, workers: job.workers, status: .failed, finalLoss: nil, steps: 0, examples: 0, epochs: 0,
+            wallSeconds: 0, examplesPerSecond: 0, targetLoss: job.targetLoss, timeToTarget: nil, error: nil, rejectedMessages: 0)
+        if summary.steps == 0, let last = dir.lastMetricsPoint() {
+            summary.steps = last.step
+            summary.examples = last.examples
+            summary.epochs = last.epoch
+            summary.wallSeconds = last.time
+            summary.finalLoss = last.loss.isFinite ? last.loss : nil
+        }
         summary.status = .failed
         summary.error = reason
         try? dir.writeSummary(summary)

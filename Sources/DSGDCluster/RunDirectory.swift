@@ -98,6 +98,16 @@ public final class RunDirectory {
         try metrics!.write(contentsOf: Data((line + "\n").utf8))
     }
 
+    /// The last point of metrics.jsonl, if any.
+    public func lastMetricsPoint() -> MetricsPoint? {
+        guard let text = try? String(contentsOf: url.appendingPathComponent("metrics.jsonl"), encoding: .utf8),
+              let line = text.split(separator: "\n").last,
+              let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let step = o["step"] as? Int, let examples = o["examples"] as? Int else { return nil }
+        return MetricsPoint(step: step, time: o["time"] as? Double ?? 0, examples: examples,
+                            epoch: o["epoch"] as? Double ?? 0, loss: o["loss"] as? Double ?? .nan)
+    }
+
     /// Reads summary.json back.
     public func readSummary() throws -> RunSummary {
         try JSONCoding.decoder().decode(RunSummary.self, from: Data(contentsOf: url.appendingPathComponent("summary.json")))

@@ -13,9 +13,9 @@ void dsgd_unblock_termination_signals(void);
 void dsgd_install_termination_handler(void (*handler)(int));
 
 /// Spawns `path` with `argv`/`envp` (NULL-terminated). The child gets default signal dispositions
-/// and an empty signal mask. If `stdout_fd` >= 0 it becomes the child's standard output.
-/// Returns the pid, or -errno on failure.
-pid_t dsgd_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd);
+/// and an empty signal mask. If `stdout_fd` (`stderr_fd`) >= 0 it becomes the child's standard
+/// output (error). Returns the pid, or -errno on failure.
+pid_t dsgd_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd, int stderr_fd);
 
 /// Decodes a waitpid status: the exit code, or 128 + the signal number if it was killed.
 int dsgd_exit_code(int status);

@@ -1,0 +1,85 @@
+import DSGDCluster
+import Foundation
+import XCTest
+import ZeroMQ
+
+/// Bad flags and hostile messages: a clear one-line error, a non-zero exit, no hang, no crash.
+final class BadInputTests: ClusterTestCase {
+    func assertRejected(_ args: [String], mentions text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try run(args, timeout: 20, file: file, line: line)
+        XCTAssertNotEqual(r.code, 0, "\(args) must fail", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line of error: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "error should mention \(text): \(r.stderr)", file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), file: file, line: line)
+    }
+
+    func testBadFlagsGiveOneLineErrors() throws {
+        try assertRejected(["run", "--bogus"], mentions: "--bogus")
+        try assertRejected(["run", "--workers", "0"], mentions: "--workers must be at least 1")
+        try assertRejected(["run", "--lr", "-0.1"], mentions: "--lr must be a positive finite number")
+        try assertRejected(["run", "--lr", "nan"], mentions: "--lr must be a positive finite number")
+        try assertRejected(["run", "--batch", "3000"], mentions: "larger than a worker's shard")
+        try assertRejected(["run", "--mode", "sideways"], mentions: "sideways")
+        try assertRejected(["run", "--bind", "http://x"], mentions: "must start with tcp:// or ipc://")
+        try assertRejected(["run", "--bind", "tcp://256.1.1.1:0", "--out", path("bad-bind")], mentions: "256.1.1.1")
+    }
+
+    func testWorkerGivesUpOnUnreachableCoordinator() throws {
+        let start = Date()
+        try assertRejected(["worker", "--connect", "ipc://\(path("nobody.ipc"))", "--id", "0", "--connect-timeout", "1"],
+                           mentions: "no answer from a coordinator")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+    }
+
+    /// A raw peer sends malformed and out-of-protocol messages to a live coordinator: each is
+    /// answered with ERROR and counted, and the coordinator still trains with its real worker.
+    func testCoordinatorRejectsMalformedMessagesAndKeepsServing() throws {
+        let endpoint = "ipc://\(path("c.ipc"))"
+        let out = path("hostile")
+        let coordinator = try start(["coordinator", "--bind", endpoint, "--workers", "1", "--steps", "30", "--out", out], name: "coordinator")
+        XCTAssertNotNil(waitForLine(coordinator, containing: "listening on "))
+
+        let context = try ZMQContext()
+        let peer = try ZMQSocket(context, .dealer)
+        try peer.setRoutingID(Array("intruder".utf8))
+        try peer.connect(endpoint)
+        let good = MessageHeader(type: .hello, workerID: 0).bytes
+        var badVersion = good
+        badVersion[4] = 9
+        var unknownType = good
+        unknownType[5] = 42
+        let cases: [(frames: [[UInt8]], reply: String)] = [
+            ([Array(good.prefix(10))], "header frame has 10 bytes"),
+            ([badVersion], "protocol version 9 is not supported"),
+            ([unknownType], "unknown message type 42"),
+            ([[0xde, 0xad, 0xbe, 0xef] + Array(good.dropFirst(4))], "bad magic"),
+            ([MessageHeader(type: .gradient, workerID: 0, payloadLength: 400).bytes, [UInt8](repeating: 0, count: 4)], "declares a 400-byte payload"),
+            ([MessageHeader(type: .hello, workerID: 5).bytes], "worker id 5 is not part of this job"),
+            ([MessageHeader(type: .params, workerID: 0, payloadLength: 4).bytes, [0, 0, 0, 0]], "not accepted here"),
+        ]
+        let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+        let poller = ZMQPoller([peer])
+        for c in cases {
+            for (i, f) in c.frames.enumerated() {
+                try f.withUnsafeBytes { try peer.send(bytes: $0, more: i < c.frames.count - 1) }
+            }
+            XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000), "an ERROR reply to \(c.reply)")
+            let n = try peer.receiveMultipart(into: reply)
+            XCTAssertEqual(n, 2)
+            let h = try MessageHeader.decode(reply[0].bytes)
+            XCTAssertEqual(h.type, .error)
+            XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains(c.reply),
+                          "\(String(decoding: reply[1].bytes, as: UTF8.self)) should contain \(c.reply)")
+        }
+        // The coordinator is still serving: a real worker joins and the job completes.
+        let worker = try start(["worker", "--connect", endpoint, "--id", "0"], name: "worker")
+        XCTAssertEqual(coordinator.wait(timeout: 60), 0)
+        XCTAssertEqual(worker.wait(timeout: 10), 0)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .completed)
+        XCTAssertEqual(s.steps, 30)
+        XCTAssertEqual(s.rejectedMessages, cases.count)
+        peer.close()
+    }
+}

@@ -1,0 +1,55 @@
+import DSGDCluster
+import Foundation
+import XCTest
+
+/// Signals, dead peers and process hygiene.
+final class ProcessTests: ClusterTestCase {
+    func testSIGINTLeavesNoProcessAndRecordsInterrupted() throws {
+        let out = path("interrupted")
+        let launcher = try start(["run", "--workers", "3", "--epochs", "100000", "--eval-every", "20", "--out", out])
+        XCTAssertNotNil(waitForLine(launcher, containing: "step 0 "), "training started")
+        XCTAssertNotNil(waitForLine(launcher, containing: "step "), "a later progress line")
+        XCTAssertFalse(processesLaunched(by: launcher.pid).isEmpty, "the launcher has children while training")
+        kill(launcher.pid, SIGINT)
+        XCTAssertEqual(launcher.wait(timeout: 20), 130, "dsgd run exits with 130 after SIGINT")
+        // Every child is gone (reaped by the launcher, not left behind).
+        let deadline = Date().addingTimeInterval(5)
+        while !processesLaunched(by: launcher.pid).isEmpty && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(processesLaunched(by: launcher.pid), [], "no dsgd process is left behind")
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .interrupted)
+        XCTAssertGreaterThan(s.steps, 0)
+        XCTAssertNotNil(try? params(out), "params.json is written on interrupt too")
+    }
+
+    func testKilledWorkerFailsTheRunWithoutHanging() throws {
+        let out = path("dead-worker")
+        let launcher = try start(["run", "--workers", "2", "--epochs", "100000", "--eval-every", "20", "--out", out])
+        XCTAssertNotNil(waitForLine(launcher, containing: "step "))
+        let workers = processesLaunched(by: launcher.pid).filter { pid in
+            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
+            return argv.count > 1 && argv[1] == "worker"
+        }
+        XCTAssertEqual(workers.count, 2)
+        kill(pid_t(workers[0]), SIGKILL)
+        XCTAssertEqual(launcher.wait(timeout: 30), 1, "a dead worker fails the run")
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .failed)
+        XCTAssertTrue(s.error?.contains("worker") ?? false, s.error ?? "")
+        XCTAssertEqual(processesLaunched(by: launcher.pid), [])
+    }
+
+    func testCoordinatorByHandWithWorkersByHand() throws {
+        let endpoint = "ipc://\(path("c.ipc"))"
+        let out = path("by-hand")
+        let coordinator = try start(["coordinator", "--bind", endpoint, "--workers", "2", "--steps", "50", "--out", out], name: "coordinator")
+        let ready = waitForLine(coordinator, containing: "listening on ")
+        XCTAssertEqual(ready, "dsgd coordinator: listening on \(endpoint)")
+        let w0 = try start(["worker", "--connect", endpoint, "--id", "0"], name: "w0")
+        let w1 = try start(["worker", "--connect", endpoint, "--id", "1"], name: "w1")
+        XCTAssertEqual(coordinator.wait(timeout: 60), 0)
+        XCTAssertEqual(w0.wait(timeout: 10), 0)
+        XCTAssertEqual(w1.wait(timeout: 10), 0)
+        XCTAssertEqual(try summary(out).steps, 50)
+    }
+}

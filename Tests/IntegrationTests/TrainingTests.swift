@@ -1,0 +1,107 @@
+import DSGDCluster
+import DSGDCore
+import Foundation
+import XCTest
+
+/// Real clusters (`dsgd run`: one coordinator and N worker processes over ZeroMQ) on the
+/// synthetic logistic task (8192 examples, 32 features; the best training loss is about 0.292).
+final class TrainingTests: ClusterTestCase {
+    func testSyncFourWorkersReachTargetLoss() throws {
+        let out = path("sync")
+        let r = try run(["run", "--workers", "4", "--mode", "sync", "--lr", "0.5", "--target-loss", "0.30",
+                         "--epochs", "20", "--out", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .completed)
+        XCTAssertEqual(s.mode, .sync)
+        XCTAssertEqual(s.workers, 4)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(s.finalLoss), 0.30)
+        XCTAssertNotNil(s.timeToTarget, "time_to_target is recorded when the target is reached")
+        XCTAssertEqual(s.examples, s.steps * 4 * 32, "every sync step applies one batch from each worker")
+        XCTAssertTrue(r.stdout.contains { $0.hasPrefix("step ") && $0.contains("loss") && $0.contains("examples/s") },
+                      "progress lines stream while training: \(r.stdout)")
+        // metrics.jsonl: one object per evaluation, starting at step 0 with loss log 2.
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertGreaterThan(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(first["step"] as? Int, 0)
+        XCTAssertEqual(first["loss"] as! Double, log(2.0), accuracy: 1e-6)
+        for key in ["time", "examples", "epoch"] { XCTAssertNotNil(first[key], key) }
+    }
+
+    func testAsyncFourWorkersReachTargetLossAndRecordStaleness() throws {
+        let out = path("async")
+        let r = try run(["run", "--workers", "4", "--mode", "async", "--lr", "0.2", "--target-loss", "0.30",
+                         "--epochs", "20", "--out", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .completed)
+        XCTAssertEqual(s.mode, .async)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(s.finalLoss), 0.30)
+        XCTAssertEqual(s.examples, s.steps * 32, "every async update applies one worker's batch")
+        XCTAssertNotNil(s.stalenessMean)
+        XCTAssertNotNil(s.stalenessMax)
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        XCTAssertNotNil(last["staleness_mean"], "async metrics carry staleness")
+        XCTAssertNotNil(last["staleness_max"])
+        // With 4 workers each holding one outstanding gradient, typical staleness is about 3.
+        XCTAssertGreaterThan(s.stalenessMean!, 0.5)
+    }
+
+    func testSyncRunsWithTheSameSeedGiveIdenticalParameters() throws {
+        let args = ["run", "--workers", "3", "--steps", "120", "--momentum", "0.5", "--seed", "7"]
+        let a = path("a"), b = path("b"), c = path("c")
+        XCTAssertEqual(try run(args + ["--out", a]).code, 0)
+        XCTAssertEqual(try run(args + ["--out", b]).code, 0)
+        let pa = try Data(contentsOf: URL(fileURLWithPath: a + "/params.json"))
+        let pb = try Data(contentsOf: URL(fileURLWithPath: b + "/params.json"))
+        XCTAssertEqual(pa, pb, "same seed, same params.json, byte for byte")
+        // A different seed must give different parameters (or the comparison above proves nothing).
+        XCTAssertEqual(try run(["run", "--workers", "3", "--steps", "120", "--momentum", "0.5", "--seed", "8", "--out", c]).code, 0)
+        XCTAssertNotEqual(try params(a).values, try params(c).values)
+    }
+
+    func testOneWorkerSyncEqualsInProcessMinibatchSGD() throws {
+        let out = path("one")
+        let steps = 300  // more than one epoch: 2000 / 16 = 125 batches per epoch
+        XCTAssertEqual(try run(["run", "--workers", "1", "--steps", "\(steps)", "--batch", "16", "--lr", "0.3",
+                                "--momentum", "0.9", "--examples", "2000", "--features", "10", "--seed", "5",
+                                "--out", out]).code, 0)
+        let cluster = try params(out)
+        XCTAssertEqual(cluster.step, steps)
+        let data = try DatasetSpec(name: "synthetic-logistic", examples: 2000, features: 10, seed: 5).materialize()
+        let model = LogisticRegression(dimension: 10)
+        let reference = MinibatchSGD(model: model, data: data, optimizer: SGD(learningRate: 0.3, momentum: 0.9), batch: 16, seed: 5)
+            .train(from: model.initialParameters(), steps: steps)
+        XCTAssertEqual(cluster.values.count, reference.count)
+        for (i, (c, r)) in zip(cluster.values, reference).enumerated() {
+            XCTAssertEqual(c, r, accuracy: 1e-6 * max(1, abs(r)), "parameter \(i)")
+        }
+        XCTAssertGreaterThan(reference.map { abs($0) }.max()!, 0.1, "the reference moved away from zero")
+    }
+
+    func testLinearModelTrainsOverIPC() throws {
+        let out = path("linear")
+        let r = try run(["run", "--model", "linear", "--workers", "2", "--lr", "0.1", "--epochs", "3",
+                         "--bind", "ipc://\(path("coordinator.ipc"))", "--out", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let s = try summary(out)
+        // y = w*.x + 0.5 + N(0, 0.1^2): the optimum of E = 1/(2P) sum r^2 is about 0.1^2 / 2 = 0.005.
+        XCTAssertLessThan(try XCTUnwrap(s.finalLoss), 0.01)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as! [String: Any]
+        XCTAssertTrue((config["endpoint"] as! String).hasPrefix("ipc://"))
+        let job = config["job"] as! [String: Any]
+        XCTAssertEqual(job["model"] as? String, "linear")
+        XCTAssertTrue(job.keys.contains("target_loss"), "every default is written out")
+    }
+
+    func testDivergenceIsReportedAsAFailure() throws {
+        let out = path("diverge")
+        let r = try run(["run", "--model", "linear", "--workers", "2", "--lr", "50", "--epochs", "5", "--out", out])
+        XCTAssertEqual(r.code, 1)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .failed)
+        XCTAssertTrue(s.error?.contains("diverged") ?? false, s.error ?? "no error recorded")
+    }
+}
