@@ -11,7 +11,7 @@ extension Coordinator {
             let n = try socket.receiveMultipart(into: frames, dontWait: true)
             if n == 0 { return }
             do {
-                guard n >= 2 else { throw ProtocolError.wrongFrameCount(type: .hello, got: n - 1, expected: 1) }
+                guard n >= 2 else { continue }  // a ROUTER always prepends the routing-id frame
                 let h = try MessageHeader.decode(frames: n - 1, header: frames[1].bytes, payload: n > 2 ? frames[2].bytes : nil)
                 if stopping {
                     if h.type == .bye, let k = workerIndex(h) { byeReceived[k] = true }
@@ -36,16 +36,22 @@ extension Coordinator {
         case .hello:
             try handleHello(h)
         case .gradient:
-            guard Int(h.workerID) < job.workers else { throw ProtocolError.unknownWorker(h.workerID) }
-            guard let k = workerIndex(h) else { throw ProtocolError.workerIDMismatch(claimed: h.workerID) }
-            try handleGradient(h, from: k)
+            try handleGradient(h, from: try registeredWorker(h))
         case .bye:
-            if let k = workerIndex(h) { byeReceived[k] = true }
-            log.info("worker \(h.workerID) left before training ended")
-            finish(.failed, "worker \(h.workerID) left before training ended")
+            let k = try registeredWorker(h)
+            byeReceived[k] = true
+            finish(.failed, "worker \(k) left before training ended")
         default:
             throw ProtocolError.unexpectedType(h.type)
         }
+    }
+
+    /// The index of the registered worker that sent `h`, or the reason it is not one.
+    func registeredWorker(_ h: MessageHeader) throws(ProtocolError) -> Int {
+        guard Int(h.workerID) < job.workers else { throw .unknownWorker(h.workerID) }
+        guard routingIDs[Int(h.workerID)] != nil else { throw .notRegistered(h.workerID) }
+        guard let k = workerIndex(h) else { throw .workerIDMismatch(claimed: h.workerID) }
+        return k
     }
 
     func handleHello(_ h: MessageHeader) throws {
@@ -54,6 +60,10 @@ extension Coordinator {
         let rid = Array(frames[0].bytes)
         if let existing = routingIDs[k], existing != rid {
             throw ProtocolError.workerIDMismatch(claimed: h.workerID)
+        }
+        // One connection is one worker.
+        if routingIDs.indices.contains(where: { $0 != k && routingIDs[$0] == rid }) {
+            throw ProtocolError.routingIDInUse(claimed: h.workerID)
         }
         if routingIDs[k] == nil {
             routingIDs[k] = rid
@@ -67,16 +77,18 @@ extension Coordinator {
         guard frames[2].count == expectedBytes else {
             throw ProtocolError.wrongPayloadSize(type: .gradient, got: frames[2].count, expected: expectedBytes)
         }
-        guard outstanding[k] else { throw ProtocolError.duplicateGradient(worker: h.workerID, step: h.step) }
+        // Exactly one gradient answers each PARAMS, computed on the version that PARAMS carried.
+        guard outstanding[k] else { throw ProtocolError.noOutstandingParams(worker: h.workerID, step: h.step) }
+        guard h.step == UInt64(sentVersion[k]) else {
+            throw ProtocolError.unexpectedStep(worker: h.workerID, got: h.step, expected: UInt64(sentVersion[k]))
+        }
         switch job.mode {
         case .sync:
-            guard h.step == UInt64(version) else { throw ProtocolError.staleStep(got: h.step, expected: UInt64(version)) }
             outstanding[k] = false
             gradientSlots[k].take(from: frames[2])
             gradientsThisRound += 1
             if gradientsThisRound == job.workers { try completeSyncRound() }
         case .async:
-            guard h.step <= UInt64(version) else { throw ProtocolError.staleStep(got: h.step, expected: UInt64(version)) }
             outstanding[k] = false
             let staleness = version - Int(h.step)
             aggregator.setGradient(0, frames[2].bytes.baseAddress!)
@@ -199,6 +211,7 @@ extension Coordinator {
             try socket.send(sendMessage, more: false)
         }
         outstanding[k] = true
+        sentVersion[k] = version
         sentAt[k] = monotonicSeconds()
     }
 }

@@ -39,6 +39,7 @@ public final class Coordinator {
     var routingIDs: [[UInt8]?]
     var outstanding: [Bool]          // PARAMS sent, gradient not yet received
     var sentAt: [Double]             // when the last PARAMS went out
+    var sentVersion: [Int]           // the version the last PARAMS carried
     var shardEpoch: [Int]
     var batchesDone: [Int]
     var byeReceived: [Bool]
@@ -93,6 +94,7 @@ public final class Coordinator {
         routingIDs = Array(repeating: nil, count: n)
         outstanding = Array(repeating: false, count: n)
         sentAt = Array(repeating: 0, count: n)
+        sentVersion = Array(repeating: 0, count: n)
         shardEpoch = Array(repeating: 0, count: n)
         batchesDone = Array(repeating: 0, count: n)
         byeReceived = Array(repeating: false, count: n)
@@ -132,7 +134,7 @@ public final class Coordinator {
 
     func register() throws {
         let deadline = monotonicSeconds() + job.registerTimeout
-        while routingIDs.contains(where: { $0 == nil }) {
+        while finished == nil && routingIDs.contains(where: { $0 == nil }) {
             if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while waiting for workers") }
             if monotonicSeconds() > deadline {
                 let missing = routingIDs.indices.filter { routingIDs[$0] == nil }.map(String.init).joined(separator: ", ")
@@ -140,7 +142,7 @@ public final class Coordinator {
             }
             if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
         }
-        log.info("all \(job.workers) workers registered")
+        if finished == nil { log.info("all \(job.workers) workers registered") }
     }
 
     var missingCount: Int { routingIDs.filter { $0 == nil }.count }

@@ -139,9 +139,11 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case wrongPayloadSize(type: MessageType, got: Int, expected: Int)
     case unexpectedType(MessageType)
     case unknownWorker(UInt32)
+    case notRegistered(UInt32)
     case workerIDMismatch(claimed: UInt32)
-    case staleStep(got: UInt64, expected: UInt64)
-    case duplicateGradient(worker: UInt32, step: UInt64)
+    case routingIDInUse(claimed: UInt32)
+    case unexpectedStep(worker: UInt32, got: UInt64, expected: UInt64)
+    case noOutstandingParams(worker: UInt32, step: UInt64)
 
     public var description: String {
         switch self {
@@ -154,9 +156,13 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
         case .wrongPayloadSize(let t, let got, let expected): return "\(t) payload has \(got) bytes, expected \(expected)"
         case .unexpectedType(let t): return "message type \(t) is not accepted here"
         case .unknownWorker(let w): return "worker id \(w) is not part of this job"
-        case .workerIDMismatch(let w): return "header claims worker \(w) but the connection registered as another worker"
-        case .staleStep(let got, let expected): return "gradient for step \(got), the current step is \(expected)"
-        case .duplicateGradient(let w, let s): return "worker \(w) already sent a gradient for step \(s)"
+        case .notRegistered(let w): return "worker \(w) has not registered (send HELLO first)"
+        case .workerIDMismatch(let w): return "header claims worker \(w), which registered from another connection"
+        case .routingIDInUse(let w): return "this connection already registered as another worker, not as worker \(w)"
+        case .unexpectedStep(let w, let got, let expected):
+            return "worker \(w) sent a gradient for step \(got) but was last sent the parameters of step \(expected)"
+        case .noOutstandingParams(let w, let s):
+            return "worker \(w) sent a gradient for step \(s) but has no parameters outstanding (one gradient per PARAMS)"
         }
     }
 }

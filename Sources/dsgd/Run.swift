@@ -41,7 +41,7 @@ extension DSGD {
 
 /// Rejects endpoints libzmq would not accept for binding, with a clear message.
 func validateEndpoint(_ endpoint: String) throws {
-    guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") else {
+    guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
         throw ValidationError("endpoint '\(endpoint)' must start with tcp:// or ipc://")
     }
 }

@@ -57,6 +57,8 @@ final class BadInputTests: ClusterTestCase {
             ([MessageHeader(type: .gradient, workerID: 0, payloadLength: 400).bytes, [UInt8](repeating: 0, count: 4)], "declares a 400-byte payload"),
             ([MessageHeader(type: .hello, workerID: 5).bytes], "worker id 5 is not part of this job"),
             ([MessageHeader(type: .params, workerID: 0, payloadLength: 4).bytes, [0, 0, 0, 0]], "not accepted here"),
+            ([MessageHeader(type: .gradient, workerID: 0, payloadLength: 4).bytes, [0, 0, 0, 0]], "worker 0 has not registered"),
+            ([MessageHeader(type: .bye, workerID: 0).bytes], "worker 0 has not registered"),
         ]
         let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
         let poller = ZMQPoller([peer])
