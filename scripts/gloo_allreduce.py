@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Baseline for `dsgd bench round`: time torch.distributed (gloo) all_reduce on loopback.
+
+For every world size W and parameter count D this spawns W processes (one CPU
+thread each), joins them into a gloo process group over 127.0.0.1, runs some
+warm-up all_reduce calls on a float32 tensor of D elements, then times each
+iteration as
+
+    barrier(); t0 = perf_counter(); all_reduce(x); t1 = perf_counter()
+
+and reports rank 0's median (and p90) as one JSON object per line on stdout:
+
+    {"benchmark":"gloo_allreduce","world":2,"dim":1000,"iters":50,"median_ms":0.0712,"p90_ms":0.0931}
+
+Diagnostics go to stderr. Exits non-zero with a one-line message if torch is
+not installed or a run fails; child processes are always joined (and
+terminated if needed) within a bounded time.
+"""
+
+import argparse
+import json
+import os
+import queue
+import signal
+import socket
+import statistics
+import sys
+import threading
+import time
+
+DEFAULT_DIMS = [1_000, 100_000, 1_000_000]
+EXIT_NO_TORCH = 3
+
+
+def die(message, code=1):
+    print(f"gloo_allreduce: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Time gloo all_reduce of float32 vectors on loopback.")
+    p.add_argument("--world", type=positive_int, nargs="+", default=[2],
+                   help="world size(s), i.e. number of processes (default: 2)")
+    p.add_argument("--dims", type=positive_int, nargs="+", default=DEFAULT_DIMS,
+                   help="vector length(s) in float32 elements (default: 1000 100000 1000000)")
+    p.add_argument("--iters", type=positive_int, default=50, help="timed iterations per dim (default: 50)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up iterations per dim (default: 10)")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds allowed for each world size before the ranks are killed (default: 600)")
+    args = p.parse_args(argv)
+    if args.warmup < 0:
+        p.error("--warmup must be >= 0")
+    if args.timeout <= 0:
+        p.error("--timeout must be > 0")
+    return args
+
+
+def free_port():
+    """A TCP port that was free a moment ago (bind to port 0 on loopback, let the kernel choose)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def watch_parent(parent_pid):
+    """Exit this rank if the launching process disappears, so ranks never outlive it."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def rank_main(rank, world, port, dims, iters, warmup, timeout, parent_pid, results):
+    """Body of one spawned rank. Rank 0 sends ("result", dim, [seconds...]) per dim, then ("done",)."""
+    threading.Thread(target=watch_parent, args=(parent_pid,), daemon=True).start()
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        backend="gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=timeout),
+    )
+    try:
+        for dim in dims:
+            x = torch.ones(dim, dtype=torch.float32)
+            for _ in range(warmup):
+                dist.all_reduce(x)
+            samples = []
+            for _ in range(iters):
+                x.fill_(1.0)  # keep values finite; outside the timed region
+                dist.barrier()
+                t0 = time.perf_counter()
+                dist.all_reduce(x)
+                t1 = time.perf_counter()
+                samples.append(t1 - t0)
+            if x[0].item() != float(world):
+                raise RuntimeError(f"all_reduce produced {x[0].item()}, expected {world}")
+            if rank == 0:
+                results.put(("result", dim, samples))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    if rank == 0:
+        results.put(("done",))
+
+
+def percentile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[k]
+
+
+def stop_all(procs, grace=5.0):
+    """Join every process; terminate, then kill, any that do not finish within `grace` seconds."""
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + 2.0
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(2.0)
+
+
+def run_world(mp, world, args):
+    """Run all dims for one world size; print one JSON line per dim. Returns an error string or None."""
+    port = free_port()
+    results = mp.Queue()
+    procs = [
+        mp.Process(
+            target=rank_main,
+            args=(rank, world, port, args.dims, args.iters, args.warmup, args.timeout, os.getpid(), results),
+            name=f"gloo-rank{rank}",
+            daemon=True,
+        )
+        for rank in range(world)
+    ]
+    error = None
+    completed = False  # all results arrived; ranks get time to shut down cleanly
+    try:
+        for p in procs:
+            p.start()
+        deadline = time.monotonic() + args.timeout
+        pending = list(args.dims)
+        done = False
+        while not done:
+            try:
+                msg = results.get(timeout=0.2)
+            except queue.Empty:
+                failed = [p for p in procs if p.exitcode not in (None, 0)]
+                if failed:
+                    error = f"world={world}: rank {procs.index(failed[0])} exited with code {failed[0].exitcode}"
+                    break
+                if all(p.exitcode == 0 for p in procs):
+                    error = f"world={world}: ranks exited without reporting results"
+                    break
+                if time.monotonic() > deadline:
+                    error = f"world={world}: timed out after {args.timeout:g}s"
+                    break
+                continue
+            if msg[0] == "done":
+                done = True
+            elif msg[0] == "result":
+                _, dim, samples = msg
+                pending.remove(dim)
+                s = sorted(samples)
+                line = {
+                    "benchmark": "gloo_allreduce",
+                    "world": world,
+                    "dim": dim,
+                    "iters": len(samples),
+                    "median_ms": round(statistics.median(s) * 1e3, 6),
+                    "p90_ms": round(percentile(s, 0.9) * 1e3, 6),
+                }
+                print(json.dumps(line, separators=(",", ":")), flush=True)
+        if error is None and pending:
+            error = f"world={world}: no result for dims {pending}"
+        completed = error is None
+    finally:
+        # On errors, timeouts and signals (SystemExit/KeyboardInterrupt) the ranks are stopped promptly.
+        stop_all(procs, grace=10.0 if completed else 0.5)
+        results.close()
+        results.join_thread()
+    if error is None:
+        bad = [p for p in procs if p.exitcode != 0]
+        if bad:
+            error = f"world={world}: rank {procs.index(bad[0])} exited with code {bad[0].exitcode}"
+    return error
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        import torch  # noqa: F401
+        import torch.distributed as dist
+    except ImportError as e:
+        die(f"PyTorch is not installed ({e}); install torch to run the gloo baseline", EXIT_NO_TORCH)
+    if not dist.is_available() or not dist.is_gloo_available():
+        die("this torch build has no torch.distributed gloo backend")
+
+    # Keep gloo on loopback unless the caller chose an interface.
+    if "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    # SIGTERM/SIGHUP -> SystemExit so the `finally` blocks reap the ranks.
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
+    import multiprocessing
+
+    mp = multiprocessing.get_context("spawn")
+    for world in args.world:
+        print(f"gloo_allreduce: world={world} dims={args.dims} iters={args.iters}", file=sys.stderr, flush=True)
+        error = run_world(mp, world, args)
+        if error:
+            die(error)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("gloo_allreduce: interrupted", file=sys.stderr)
+        sys.exit(130)
