@@ -1,15 +1,14 @@
 import DSGDCore
 
-/// Averages gradients and applies the optimizer in one pass over memory.
+/// Averages gradients and applies the SGD step in one pass over memory.
 ///
-/// The parameters are processed in chunks small enough to stay in L1: each chunk of the sum is
-/// built in worker-id order (g0 + g1 + ... , so arrival order never changes a bit of the result),
-/// checked for NaN/Inf, scaled by 1/N and handed to the optimizer, which writes the new
-/// parameters to a separate buffer. No allocation after `init`.
+/// For each group of 8 parameters the gradients are summed in worker-id order
+/// (`((g0 + g1) + g2) + ...`, so arrival order never changes a bit of the result), scaled by 1/N
+/// and applied exactly as `SGD.step` does (`v = m v + s g; w' = w - lr v`, or `w' = w - lr (s g)`),
+/// writing the new parameters to a separate buffer. NaN or infinity anywhere in the sum is
+/// detected on the way (`x * 0` is NaN only for non-finite `x`). No allocation after `init`.
 public final class Aggregator {
     public let parameterCount: Int
-    private let chunk = 2048
-    private let sum: UnsafeMutablePointer<Float>
     private let velocity: UnsafeMutablePointer<Float>
     private let sources: UnsafeMutablePointer<UnsafePointer<Float>?>
     private let capacity: Int
@@ -17,16 +16,14 @@ public final class Aggregator {
     /// An aggregator for `parameterCount` parameters and at most `maxGradients` gradients per update.
     public init(parameterCount: Int, maxGradients: Int) {
         self.parameterCount = parameterCount
-        capacity = maxGradients
-        sum = .allocate(capacity: chunk)
+        capacity = max(maxGradients, 1)
         velocity = .allocate(capacity: max(parameterCount, 1))
         velocity.initialize(repeating: 0, count: max(parameterCount, 1))
-        sources = .allocate(capacity: max(maxGradients, 1))
-        sources.initialize(repeating: nil, count: max(maxGradients, 1))
+        sources = .allocate(capacity: capacity)
+        sources.initialize(repeating: nil, count: capacity)
     }
 
     deinit {
-        sum.deallocate()
         velocity.deallocate()
         sources.deallocate()
     }
@@ -36,27 +33,63 @@ public final class Aggregator {
         sources[index] = pointer.assumingMemoryBound(to: Float.self)
     }
 
-    /// Computes `out = step(params, mean of gradients 0..<count)`. Returns false, leaving `out`
-    /// partly written and the velocity possibly touched only in chunks before the bad one, if the
-    /// sum holds NaN or infinity; the caller then keeps `params` and reports the failure.
+    /// Computes `out = step(params, mean of gradients 0..<count)` and returns true, or returns
+    /// false if the sum holds NaN or infinity. After false, `out` and the momentum buffer are
+    /// partly written: the caller keeps `params` and ends the run.
     public func apply(count: Int, optimizer: SGD, params: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> Bool {
         precondition(count >= 1 && count <= capacity)
+        let n = parameterCount
         let scale = 1 / Float(count)
-        var start = 0
-        while start < parameterCount {
-            let n = min(chunk, parameterCount - start)
-            sum.update(from: sources[0]! + start, count: n)
-            for k in 1..<count {
-                let g = sources[k]! + start
-                for i in 0..<n { sum[i] += g[i] }
+        let lr = optimizer.learningRate, mu = optimizer.momentum
+        let useMomentum = mu != 0
+        let src = sources
+        let vel = velocity
+        var poison = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            var s = load8(src[0]!, i)
+            var k = 1
+            while k < count {
+                s += load8(src[k]!, i)
+                k += 1
             }
-            var bad = false
-            for i in 0..<n where !sum[i].isFinite { bad = true }
-            if bad { return false }
-            optimizer.step(params: params + start, gradient: sum, scale: scale,
-                           velocity: velocity + start, out: out + start, count: n)
-            start += n
+            poison += s * 0
+            let g = scale * s
+            let p = load8(params, i)
+            if useMomentum {
+                let v = mu * load8(vel, i) + g
+                store8(v, vel, i)
+                store8(p - lr * v, out, i)
+            } else {
+                store8(p - lr * g, out, i)
+            }
+            i += 8
         }
-        return true
+        var tailPoison: Float = 0
+        while i < n {
+            var s = src[0]![i]
+            for k in 1..<max(count, 1) where k < count { s += src[k]![i] }
+            tailPoison += s * 0
+            let g = scale * s
+            if useMomentum {
+                let v = mu * vel[i] + g
+                vel[i] = v
+                out[i] = params[i] - lr * v
+            } else {
+                out[i] = params[i] - lr * g
+            }
+            i += 1
+        }
+        return !(poison.sum().isNaN || tailPoison.isNaN)
     }
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
 }

@@ -8,8 +8,10 @@ import Synchronization
 public enum TerminationSignal {
     private static let signal = Atomic<Int32>(0)
 
-    /// Installs the handler, unblocks the signals (a parent may have blocked them) and ignores SIGPIPE.
+    /// Installs the handler, unblocks the signals (a parent may have blocked them) and ignores
+    /// SIGPIPE. Also tunes malloc for the large message buffers libzmq allocates.
     public static func install() {
+        dsgd_tune_malloc_for_large_messages()
         dsgd_unblock_termination_signals()
         dsgd_install_termination_handler { sig in TerminationSignal.signal.store(sig, ordering: .relaxed) }
     }

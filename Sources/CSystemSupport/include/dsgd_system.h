@@ -17,6 +17,11 @@ void dsgd_install_termination_handler(void (*handler)(int));
 /// output (error). Returns the pid, or -errno on failure.
 pid_t dsgd_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd, int stderr_fd);
 
+/// Keeps large heap blocks (up to 32 MiB) in the heap instead of fresh mmap regions, and stops
+/// glibc from returning freed memory to the kernel after every large free. libzmq allocates a
+/// buffer per received message; without this each multi-megabyte message page-faults afresh.
+void dsgd_tune_malloc_for_large_messages(void);
+
 /// Decodes a waitpid status: the exit code, or 128 + the signal number if it was killed.
 int dsgd_exit_code(int status);
 
