@@ -28,22 +28,32 @@ public final class Aggregator {
         sources.deallocate()
     }
 
-    /// Sets gradient `index` (worker-id order) for the next `apply`.
+    /// Sets gradient `index` (worker-id order) for the next `apply`: a pointer to the element at
+    /// the start of the range that `apply` will process.
     public func setGradient(_ index: Int, _ pointer: UnsafeRawPointer) {
         sources[index] = pointer.assumingMemoryBound(to: Float.self)
     }
 
-    /// Computes `out = step(params, mean of gradients 0..<count)` and returns true, or returns
-    /// false if the sum holds NaN or infinity. After false, `out` and the momentum buffer are
-    /// partly written: the caller keeps `params` and ends the run.
+    /// Computes `out = step(params, mean of gradients 0..<count)` over all parameters.
     public func apply(count: Int, optimizer: SGD, params: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> Bool {
+        apply(count: count, range: 0..<parameterCount, optimizer: optimizer, params: params, out: out)
+    }
+
+    /// Computes `out[range] = step(params[range], mean of gradients 0..<count)` (the gradient
+    /// pointers point at element `range.lowerBound`) and returns true, or returns false if the sum
+    /// holds NaN or infinity. After false, `out` and the momentum buffer are partly written: the
+    /// caller keeps `params` and ends the run.
+    public func apply(count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
+                      out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
         precondition(count >= 1 && count <= capacity)
-        let n = parameterCount
+        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
+        let n = range.count
+        let params = wholeParams + range.lowerBound, out = wholeOut + range.lowerBound
         let scale = 1 / Float(count)
         let lr = optimizer.learningRate, mu = optimizer.momentum
         let useMomentum = mu != 0
         let src = sources
-        let vel = velocity
+        let vel = velocity + range.lowerBound
         var poison = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= n {

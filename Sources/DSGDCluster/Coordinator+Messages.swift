@@ -72,28 +72,44 @@ extension Coordinator {
         try send(.welcome, to: k, payload: Array(welcome))
     }
 
+    /// One GRADIENT part from worker `k`: checked, held without a copy, and averaged as soon as
+    /// every worker's part with the same index is in (sync), or applied once the worker's last
+    /// part is in (async).
     func handleGradient(_ h: MessageHeader, from k: Int) throws {
-        let expectedBytes = 4 * parameterCount
-        guard frames[2].count == expectedBytes else {
-            throw ProtocolError.wrongPayloadSize(type: .gradient, got: frames[2].count, expected: expectedBytes)
-        }
         // Exactly one gradient answers each PARAMS, computed on the version that PARAMS carried.
         guard outstanding[k] else { throw ProtocolError.noOutstandingParams(worker: h.workerID, step: h.step) }
         guard h.step == UInt64(sentVersion[k]) else {
             throw ProtocolError.unexpectedStep(worker: h.workerID, got: h.step, expected: UInt64(sentVersion[k]))
         }
+        // Parts arrive in order, each `gradientChunk` floats (the last may be shorter).
+        let j = partsReceived[k]
+        let range = partRange(j)
+        guard Int(h.count) == range.lowerBound else {
+            throw ProtocolError.unexpectedPart(worker: h.workerID, offset: h.count, expected: range.lowerBound)
+        }
+        guard frames[2].count == 4 * range.count else {
+            throw ProtocolError.wrongPayloadSize(type: .gradient, got: frames[2].count, expected: 4 * range.count)
+        }
+        let last = j == parts - 1
+        guard (h.flags & Wire.lastPartFlag != 0) == last else { throw ProtocolError.wrongLastFlag(worker: h.workerID, offset: h.count) }
+        gradientSlots[k][j].take(from: frames[2])
+        partsReceived[k] = j + 1
+        if last { outstanding[k] = false }
         switch job.mode {
         case .sync:
-            outstanding[k] = false
-            gradientSlots[k].take(from: frames[2])
-            gradientsThisRound += 1
-            if gradientsThisRound == job.workers { try completeSyncRound() }
+            try aggregateReadyParts()
         case .async:
-            outstanding[k] = false
+            guard last else { return }
             let staleness = version - Int(h.step)
-            aggregator.setGradient(0, frames[2].bytes.baseAddress!)
-            guard applyUpdate(gradients: 1, from: "worker \(k)") else { return }
-            frames[2].clear()
+            partsReceived[k] = 0
+            guard beginUpdate() else { return }
+            for part in 0..<parts {
+                aggregator.setGradient(0, gradientSlots[k][part].bytes.baseAddress!)
+                let ok = applyPart(part, gradients: 1, from: "worker \(k)")
+                gradientSlots[k][part].clear()
+                guard ok else { return }
+            }
+            endUpdate()
             windowStaleness = (windowStaleness.sum + staleness, windowStaleness.count + 1, max(windowStaleness.max, staleness))
             totalStaleness = (totalStaleness.sum + staleness, totalStaleness.count + 1, max(totalStaleness.max, staleness))
             batchesDone[k] += 1
@@ -102,29 +118,54 @@ extension Coordinator {
         }
     }
 
-    /// Sync: all gradients of this step are in; average them in worker-id order and release everyone.
-    func completeSyncRound() throws {
-        for k in 0..<job.workers { aggregator.setGradient(k, gradientSlots[k].bytes.baseAddress!) }
-        let ok = applyUpdate(gradients: job.workers, from: "the workers")
-        for k in 0..<job.workers { gradientSlots[k].clear() }
-        gradientsThisRound = 0
-        guard ok else { return }
+    /// The elements of GRADIENT part `j`.
+    func partRange(_ j: Int) -> Range<Int> {
+        let lo = j * job.gradientChunk
+        return lo ..< min(parameterCount, lo + job.gradientChunk)
+    }
+
+    /// Sync: averages (in worker-id order) every part that all workers have sent; once the last
+    /// part is done, publishes the new parameters and releases every worker.
+    func aggregateReadyParts() throws {
+        while partsAggregated < parts, partsReceived.allSatisfy({ $0 > partsAggregated }) {
+            let j = partsAggregated
+            if j == 0, !beginUpdate() { return }
+            for k in 0..<job.workers { aggregator.setGradient(k, gradientSlots[k][j].bytes.baseAddress!) }
+            let ok = applyPart(j, gradients: job.workers, from: "the workers")
+            for k in 0..<job.workers { gradientSlots[k][j].clear() }
+            guard ok else { return }
+            partsAggregated = j + 1
+        }
+        guard partsAggregated == parts else { return }
+        partsAggregated = 0
+        for k in 0..<job.workers { partsReceived[k] = 0 }
+        endUpdate()
         for k in 0..<job.workers { batchesDone[k] += 1 }
         didUpdate(examplesApplied: job.workers * job.batch)
         if finished != nil { return }
         for k in 0..<job.workers { try releaseWorker(k) }
     }
 
-    /// Writes the next parameters into a free buffer; false (and the run fails) on NaN/Inf.
-    func applyUpdate(gradients: Int, from who: String) -> Bool {
-        let next = pool.acquire(excluding: current)
-        guard aggregator.apply(count: gradients, optimizer: optimizer, params: current.floats.baseAddress!,
-                               out: next.floats.baseAddress!) else {
+    /// Picks the buffer the next parameters are written to (one libzmq is not reading).
+    func beginUpdate() -> Bool {
+        next = pool.acquire(excluding: current)
+        return true
+    }
+
+    /// Writes part `j` of the next parameters; false (and the run fails) on NaN/Inf.
+    func applyPart(_ j: Int, gradients: Int, from who: String) -> Bool {
+        guard aggregator.apply(count: gradients, range: partRange(j), optimizer: optimizer,
+                               params: current.floats.baseAddress!, out: next!.floats.baseAddress!) else {
             finish(.failed, "training diverged: a non-finite gradient (NaN or infinity) from \(who) at step \(version) (try a smaller --lr)")
             return false
         }
-        current = next
         return true
+    }
+
+    /// Makes the fully written next parameters current.
+    func endUpdate() {
+        current = next!
+        next = nil
     }
 
     /// Sends worker `k` a new shard if it has used up its current one, then the current parameters.

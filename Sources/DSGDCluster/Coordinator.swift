@@ -27,9 +27,11 @@ public final class Coordinator {
     let header = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.headerSize, alignment: 8)
     let welcome: Data
 
-    // Parameters: `current` holds version `version`; `paramsMessage` shares it with libzmq.
+    // Parameters: `current` holds version `version`; `paramsMessage` shares it with libzmq;
+    // `next` receives the update being aggregated.
     let pool: ZeroCopyBufferPool
     var current: ZeroCopyBuffer
+    var next: ZeroCopyBuffer?
     let paramsMessage = ZMQMessage()
     let sendMessage = ZMQMessage()
     var paramsMessageVersion = -1
@@ -43,8 +45,10 @@ public final class Coordinator {
     var shardEpoch: [Int]
     var batchesDone: [Int]
     var byeReceived: [Bool]
-    let gradientSlots: [ZMQMessage]  // sync: gradients held until the round is complete
-    var gradientsThisRound = 0
+    let parts: Int                   // GRADIENT parts per gradient
+    let gradientSlots: [[ZMQMessage]] // [worker][part]: received parts, held until aggregated
+    var partsReceived: [Int]         // per worker: parts of the current gradient received
+    var partsAggregated = 0          // sync: parts of this round already averaged
 
     var permutation: [UInt32] = []
     var permutationEpoch = -1
@@ -98,7 +102,10 @@ public final class Coordinator {
         shardEpoch = Array(repeating: 0, count: n)
         batchesDone = Array(repeating: 0, count: n)
         byeReceived = Array(repeating: false, count: n)
-        gradientSlots = (0..<(job.mode == .sync ? n : 0)).map { _ in ZMQMessage() }
+        let partCount = job.gradientParts(parameterCount: parameterCount)
+        parts = partCount
+        gradientSlots = (0..<n).map { _ in (0..<partCount).map { _ in ZMQMessage() } }
+        partsReceived = Array(repeating: 0, count: n)
         roundTimes.reserveCapacity(min(job.steps ?? 100_000, 100_000))
         permutation.reserveCapacity(data.examples)
     }
@@ -125,9 +132,15 @@ public final class Coordinator {
         return wrapUp()
     }
 
-    /// Marks the run as over (the first reason wins).
+    /// Marks the run as over (the first reason wins). A failure after SIGINT/SIGTERM (e.g. a
+    /// worker that the same Ctrl-C already ended) counts as an interruption.
     func finish(_ status: RunStatus, _ error: String? = nil) {
-        if finished == nil { finished = (status, error) }
+        guard finished == nil else { return }
+        if status == .failed, let s = TerminationSignal.received {
+            finished = (.interrupted, "interrupted by signal \(s)")
+        } else {
+            finished = (status, error)
+        }
     }
 
     // MARK: Registration

@@ -4,7 +4,7 @@ import Foundation
 extension JobConfig {
     enum CodingKeys: String, CodingKey {
         case mode, workers, model, dataset, noopParameters, learningRate, momentum, batch, epochs, steps
-        case targetLoss, seed, evalEvery, workerTimeout, registerTimeout
+        case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -25,6 +25,7 @@ extension JobConfig {
         try c.encode(evalEvery, forKey: .evalEvery)
         try c.encode(workerTimeout, forKey: .workerTimeout)
         try c.encode(registerTimeout, forKey: .registerTimeout)
+        try c.encode(gradientChunk, forKey: .gradientChunk)
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

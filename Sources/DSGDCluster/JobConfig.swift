@@ -35,6 +35,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var workerTimeout: Double = 60
     /// How long the coordinator waits for all workers to register (seconds).
     public var registerTimeout: Double = 60
+    /// Floats per GRADIENT part (see `MessageType.gradient`).
+    public var gradientChunk: Int = 262_144
 
     public init() {}
 
@@ -51,6 +53,11 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var examplesPerStep: Int { mode == .sync ? workers * batch : batch }
     /// Examples applied in one epoch (all shards, the last partial batch of each dropped).
     public var examplesPerEpoch: Int { workers * batchesPerShard * batch }
+
+    /// Number of GRADIENT parts for `parameterCount` parameters.
+    public func gradientParts(parameterCount: Int) -> Int {
+        max(1, (parameterCount + gradientChunk - 1) / max(gradientChunk, 1))
+    }
 
     /// The evaluation interval in updates, `evalEvery` or about four evaluations per epoch.
     public var resolvedEvalEvery: Int {
@@ -71,6 +78,7 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if epochs == nil && steps == nil && targetLoss == nil { p.append("give at least one of --epochs, --steps, --target-loss") }
         if evalEvery < 0 { p.append("--eval-every must be 0 (auto) or positive (got \(evalEvery))") }
         if !(workerTimeout > 0) { p.append("--worker-timeout must be positive (got \(workerTimeout))") }
+        if gradientChunk < 1 { p.append("--gradient-chunk must be at least 1 (got \(gradientChunk))") }
         if !(registerTimeout > 0) { p.append("--register-timeout must be positive (got \(registerTimeout))") }
         if !DatasetSpec.names.contains(dataset.name) {
             p.append("unknown data set '\(dataset.name)' (known: \(DatasetSpec.names.joined(separator: ", ")))")

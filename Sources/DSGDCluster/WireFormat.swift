@@ -9,6 +9,8 @@ public enum Wire {
     public static let magic: UInt32 = 0x4447_5344  // "DSGD" read little-endian
     /// Size of the header frame in bytes.
     public static let headerSize = 32
+    /// GRADIENT `flags` bit: this part is the last of the gradient.
+    public static let lastPartFlag: UInt16 = 1
 }
 
 /// The message types of protocol version 1.
@@ -21,8 +23,11 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     case shard = 3
     /// coordinator -> worker: parameters (`step` = model version, `count` = number of f32).
     case params = 4
-    /// worker -> coordinator: a minibatch gradient (`step` = version it was computed on,
-    /// `count` = examples in the batch, `value` = minibatch loss), payload f32 like PARAMS.
+    /// worker -> coordinator: one part of a minibatch gradient (`step` = version it was computed
+    /// on, `count` = index of the part's first element, `flags` bit 0 = last part, `value` =
+    /// minibatch loss), payload f32. A gradient of P floats is sent as consecutive parts of
+    /// `gradient_chunk` floats (the last may be shorter), so the coordinator can average part j
+    /// of every worker while part j+1 is still on the wire.
     case gradient = 5
     /// coordinator -> worker: training is over (payload: UTF-8 reason).
     case stop = 6
@@ -143,6 +148,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case workerIDMismatch(claimed: UInt32)
     case routingIDInUse(claimed: UInt32)
     case unexpectedStep(worker: UInt32, got: UInt64, expected: UInt64)
+    case unexpectedPart(worker: UInt32, offset: UInt32, expected: Int)
+    case wrongLastFlag(worker: UInt32, offset: UInt32)
     case noOutstandingParams(worker: UInt32, step: UInt64)
 
     public var description: String {
@@ -161,6 +168,10 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
         case .routingIDInUse(let w): return "this connection already registered as another worker, not as worker \(w)"
         case .unexpectedStep(let w, let got, let expected):
             return "worker \(w) sent a gradient for step \(got) but was last sent the parameters of step \(expected)"
+        case .unexpectedPart(let w, let o, let e):
+            return "worker \(w) sent a gradient part starting at element \(o), expected the part starting at \(e)"
+        case .wrongLastFlag(let w, let o):
+            return "worker \(w) sent a gradient part starting at element \(o) whose last-part flag is wrong"
         case .noOutstandingParams(let w, let s):
             return "worker \(w) sent a gradient for step \(s) but has no parameters outstanding (one gradient per PARAMS)"
         }

@@ -139,12 +139,20 @@ public final class Worker {
         }
         cursor += job.batch
         steps += 1
-        try buffer.wrap(count: p, into: gradientMessage)
-        let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(job.batch),
-                                step: h.step, payloadLength: UInt32(4 * p), value: Float(loss))
-        out.encode(into: header)
-        try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
-        try socket.send(gradientMessage, more: false)
+        // Send the gradient in parts straight from the buffer, so the coordinator can average
+        // the first parts while the later ones are still on the wire.
+        var lo = 0
+        while lo < p {
+            let hi = min(p, lo + job.gradientChunk)
+            try buffer.wrap(range: lo..<hi, into: gradientMessage)
+            let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(lo), step: h.step,
+                                    payloadLength: UInt32(4 * (hi - lo)), value: Float(loss),
+                                    flags: hi == p ? Wire.lastPartFlag : 0)
+            out.encode(into: header)
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try socket.send(gradientMessage, more: false)
+            lo = hi
+        }
     }
 
     func sendBare(_ type: MessageType) throws {

@@ -1,16 +1,16 @@
 import CZeroMQ
 import Synchronization
 
-/// A fixed-size float32 buffer that can be sent without a copy.
+/// A fixed-size float32 buffer that can be sent without a copy, whole or in ranges.
 ///
-/// While libzmq holds it (from `wrap(into:)` until every frame sharing it is released), the
-/// buffer must not be written: check `isInFlight` first. libzmq calls the release function on
-/// one of its I/O threads, so the flag is atomic; libzmq also holds a strong reference until
-/// then, so the memory outlives every frame that points into it.
+/// While libzmq holds any frame pointing into it (from `wrap` until libzmq releases that frame),
+/// the buffer must not be written: check `isInFlight` first. libzmq calls the release function on
+/// one of its I/O threads, so the count of frames in flight is atomic; each frame also holds a
+/// strong reference, so the memory outlives every frame that points into it.
 public final class ZeroCopyBuffer {
     /// The floats. Write only while `isInFlight` is false.
     public let floats: UnsafeMutableBufferPointer<Float>
-    private let inFlight = Atomic<Bool>(false)
+    private let framesInFlight = Atomic<Int>(0)
 
     /// Allocates `count` floats, zero-filled.
     public init(count: Int) {
@@ -21,34 +21,39 @@ public final class ZeroCopyBuffer {
     deinit { floats.deallocate() }
 
     /// Whether libzmq may still be reading the buffer.
-    public var isInFlight: Bool { inFlight.load(ordering: .acquiring) }
+    public var isInFlight: Bool { framesInFlight.load(ordering: .acquiring) != 0 }
 
     /// The bytes of the first `count` floats.
     public func bytes(count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: floats.baseAddress, count: count * MemoryLayout<Float>.stride)
     }
 
-    /// Points `message` at the first `count` floats without copying and marks the buffer in flight.
+    /// Points `message` at the first `count` floats without copying.
     public func wrap(count: Int, into message: ZMQMessage) throws {
-        precondition(!isInFlight, "ZeroCopyBuffer wrapped while still in flight")
-        precondition(count <= floats.count)
+        try wrap(range: 0..<count, into: message)
+    }
+
+    /// Points `message` at the floats of `range` without copying; the buffer stays in flight until
+    /// libzmq releases every frame made this way.
+    public func wrap(range: Range<Int>, into message: ZMQMessage) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= floats.count)
         zmq_msg_close(message.msg)
-        inFlight.store(true, ordering: .releasing)
+        framesInFlight.add(1, ordering: .acquiringAndReleasing)
         let hint = Unmanaged.passRetained(self).toOpaque()  // released by the free function
         let rc = zmq_msg_init_data(
-            message.msg, floats.baseAddress, count * MemoryLayout<Float>.stride,
+            message.msg, floats.baseAddress! + range.lowerBound, range.count * MemoryLayout<Float>.stride,
             { _, hint in
                 Unmanaged<ZeroCopyBuffer>.fromOpaque(hint!).takeRetainedValue().markReleased()
             }, hint)
         if rc != 0 {
             Unmanaged<ZeroCopyBuffer>.fromOpaque(hint).release()
-            inFlight.store(false, ordering: .releasing)
+            framesInFlight.subtract(1, ordering: .acquiringAndReleasing)
             zmq_msg_init(message.msg)
             throw ZMQError.last("zmq_msg_init_data")
         }
     }
 
-    fileprivate func markReleased() { inFlight.store(false, ordering: .releasing) }
+    fileprivate func markReleased() { framesInFlight.subtract(1, ordering: .acquiringAndReleasing) }
 }
 
 /// A small ring of `ZeroCopyBuffer`s: hands out one that libzmq has released, growing only if

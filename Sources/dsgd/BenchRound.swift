@@ -22,6 +22,9 @@ extension DSGD {
         @Option(help: "Rounds per configuration (the first 5 are warm-up and not counted).")
         var rounds: Int = 200
 
+        @Option(help: "Floats per GRADIENT part.")
+        var gradientChunk: Int = JobConfig().gradientChunk
+
         func validate() throws {
             guard rounds >= 10 else { throw ValidationError("--rounds must be at least 10") }
             for t in transports where t != "tcp" && t != "ipc" { throw ValidationError("unknown transport '\(t)' (tcp or ipc)") }
@@ -47,6 +50,7 @@ extension DSGD {
                         job.epochs = nil
                         job.steps = rounds
                         job.evalEvery = rounds
+                        job.gradientChunk = gradientChunk
                         let dir = scratch.appendingPathComponent("\(transport)-\(n)-\(d)").path
                         var options = Launcher.Options(job: job, runDirectory: dir)
                         options.bind = transport == "tcp" ? "tcp://127.0.0.1:0" : "ipc://\(scratch.path)/\(transport)-\(n)-\(d).ipc"
@@ -54,7 +58,7 @@ extension DSGD {
                         let code = Launcher(options: options).run()
                         guard code == 0 else { throw CleanFailure("bench run \(transport) workers=\(n) dim=\(d) failed (exit \(code))") }
                         let s = try RunDirectory(path: dir).readSummary()
-                        let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),"
+                        let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),\"gradient_chunk\":\(gradientChunk),"
                             + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90))}"
                         writeLine(line, to: 1)
                     }

@@ -58,6 +58,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Fail if not every worker registers within this many seconds.")
     var registerTimeout: Double = 60
 
+    @Option(parsing: .unconditional, help: "Floats per GRADIENT message part (the coordinator averages part by part as they arrive).")
+    var gradientChunk: Int = JobConfig().gradientChunk
+
     /// The resolved job.
     var job: JobConfig {
         var j = JobConfig()
@@ -77,6 +80,7 @@ struct TrainingOptions: ParsableArguments {
         j.evalEvery = evalEvery
         j.workerTimeout = workerTimeout
         j.registerTimeout = registerTimeout
+        j.gradientChunk = gradientChunk
         return j
     }
 

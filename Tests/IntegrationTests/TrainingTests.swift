@@ -62,12 +62,27 @@ final class TrainingTests: ClusterTestCase {
         XCTAssertNotEqual(try params(a).values, try params(c).values)
     }
 
+    func testGradientPartsDoNotChangeTheResult() throws {
+        // 33 parameters sent whole, or as 7 parts of 5 (the last of 3): the same bits.
+        let args = ["run", "--workers", "3", "--steps", "60", "--momentum", "0.9", "--lr", "0.2"]
+        let whole = path("whole"), parts = path("parts")
+        XCTAssertEqual(try run(args + ["--out", whole]).code, 0)
+        XCTAssertEqual(try run(args + ["--gradient-chunk", "5", "--out", parts]).code, 0)
+        XCTAssertEqual(try params(whole).values, try params(parts).values)
+        let asyncParts = path("async-parts")
+        let r = try run(["run", "--workers", "3", "--mode", "async", "--lr", "0.2", "--target-loss", "0.30", "--epochs", "20",
+                         "--gradient-chunk", "5", "--out", asyncParts])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(try summary(asyncParts).finalLoss), 0.30)
+    }
+
     func testOneWorkerSyncEqualsInProcessMinibatchSGD() throws {
         let out = path("one")
         let steps = 300  // more than one epoch: 2000 / 16 = 125 batches per epoch
+        // --gradient-chunk 4 sends each 11-float gradient as parts of 4, 4 and 3 floats.
         XCTAssertEqual(try run(["run", "--workers", "1", "--steps", "\(steps)", "--batch", "16", "--lr", "0.3",
                                 "--momentum", "0.9", "--examples", "2000", "--features", "10", "--seed", "5",
-                                "--out", out]).code, 0)
+                                "--gradient-chunk", "4", "--out", out]).code, 0)
         let cluster = try params(out)
         XCTAssertEqual(cluster.step, steps)
         let data = try DatasetSpec(name: "synthetic-logistic", examples: 2000, features: 10, seed: 5).materialize()
