@@ -124,26 +124,47 @@ extension Coordinator {
         return lo ..< min(parameterCount, lo + job.gradientChunk)
     }
 
-    /// Sync: averages (in worker-id order) every part that all workers have sent; once the last
-    /// part is done, publishes the new parameters and releases every worker.
+    /// Sync: averages (in worker-id order) every part that all workers have sent and, unless this
+    /// update ends the run, sends that part of the new parameters to every worker at once, so the
+    /// parameters flow out while later gradient parts are still flowing in. Once the last part is
+    /// done the new parameters become current and every worker has them.
     func aggregateReadyParts() throws {
         while partsAggregated < parts, partsReceived.allSatisfy({ $0 > partsAggregated }) {
             let j = partsAggregated
-            if j == 0, !beginUpdate() { return }
+            if j == 0 {
+                guard beginUpdate() else { return }
+                pipelined = !reachesLimit(examplesApplied: job.workers * job.batch)
+                if pipelined { try prepareRelease() }
+            }
             for k in 0..<job.workers { aggregator.setGradient(k, gradientSlots[k][j].bytes.baseAddress!) }
             let ok = applyPart(j, gradients: job.workers, from: "the workers")
             for k in 0..<job.workers { gradientSlots[k][j].clear() }
             guard ok else { return }
+            if pipelined { try broadcastPart(j, of: next!, version: version + 1) }
             partsAggregated = j + 1
         }
         guard partsAggregated == parts else { return }
         partsAggregated = 0
         for k in 0..<job.workers { partsReceived[k] = 0 }
         endUpdate()
-        for k in 0..<job.workers { batchesDone[k] += 1 }
         didUpdate(examplesApplied: job.workers * job.batch)
-        if finished != nil { return }
-        for k in 0..<job.workers { try releaseWorker(k) }
+        if pipelined {
+            let now = monotonicSeconds()
+            for k in 0..<job.workers {
+                outstanding[k] = true
+                sentVersion[k] = version
+                sentAt[k] = now
+            }
+        }
+    }
+
+    /// Sync, before the first PARAMS part of a round: counts the batch every worker just used and
+    /// sends a new SHARD to those whose shard is used up (it must precede the PARAMS parts).
+    func prepareRelease() throws {
+        for k in 0..<job.workers {
+            batchesDone[k] += 1
+            try sendShardIfUsedUp(k)
+        }
     }
 
     /// Picks the buffer the next parameters are written to (one libzmq is not reading).
@@ -170,12 +191,15 @@ extension Coordinator {
 
     /// Sends worker `k` a new shard if it has used up its current one, then the current parameters.
     func releaseWorker(_ k: Int) throws {
-        if batchesDone[k] == job.batchesPerShard {
-            batchesDone[k] = 0
-            shardEpoch[k] += 1
-            try sendShard(to: k)
-        }
+        try sendShardIfUsedUp(k)
         try sendParams(to: k)
+    }
+
+    func sendShardIfUsedUp(_ k: Int) throws {
+        guard batchesDone[k] == job.batchesPerShard else { return }
+        batchesDone[k] = 0
+        shardEpoch[k] += 1
+        try sendShard(to: k)
     }
 
     // MARK: Rejecting
@@ -237,23 +261,35 @@ extension Coordinator {
         }
     }
 
-    /// Sends the current parameters to worker `k` without copying them (libzmq shares the buffer).
+    /// Sends the current parameters to worker `k` in parts, without copying them.
     func sendParams(to k: Int) throws {
-        if paramsMessageVersion != version {
-            try current.wrap(count: parameterCount, into: paramsMessage)
-            paramsMessageVersion = version
+        for j in 0..<parts {
+            try current.wrap(range: partRange(j), into: paramsMessage)
+            try sendParamsPart(j, version: version, to: k)
         }
-        let h = MessageHeader(type: .params, workerID: UInt32(k), count: UInt32(parameterCount), step: UInt64(version),
-                              payloadLength: UInt32(4 * parameterCount))
+        outstanding[k] = true
+        sentVersion[k] = version
+        sentAt[k] = monotonicSeconds()
+    }
+
+    /// Sends part `j` of `buffer` (the parameters of `version`) to every worker; libzmq shares one
+    /// frame among all of them (no copy).
+    func broadcastPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int) throws {
+        try buffer.wrap(range: partRange(j), into: paramsMessage)
+        for k in 0..<job.workers { try sendParamsPart(j, version: version, to: k) }
+    }
+
+    /// Sends `paramsMessage` (part `j`, shared, not consumed) as a PARAMS message to worker `k`.
+    func sendParamsPart(_ j: Int, version: Int, to k: Int) throws {
+        let range = partRange(j)
+        let h = MessageHeader(type: .params, workerID: UInt32(k), count: UInt32(range.lowerBound), step: UInt64(version),
+                              payloadLength: UInt32(4 * range.count), flags: j == parts - 1 ? Wire.lastPartFlag : 0)
         h.encode(into: header)
         try sendMessage.share(paramsMessage)
         try sendRouted(to: k) {
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
             try socket.send(sendMessage, more: false)
         }
-        outstanding[k] = true
-        sentVersion[k] = version
-        sentAt[k] = monotonicSeconds()
     }
 }
 

@@ -34,7 +34,7 @@ public final class Coordinator {
     var next: ZeroCopyBuffer?
     let paramsMessage = ZMQMessage()
     let sendMessage = ZMQMessage()
-    var paramsMessageVersion = -1
+    var pipelined = false             // sync: this round's PARAMS parts go out as they are computed
     let aggregator: Aggregator
 
     // Per worker (indexed by worker id).
@@ -189,13 +189,19 @@ public final class Coordinator {
         let now = monotonicSeconds()
         if job.mode == .sync, roundTimes.count < roundTimes.capacity { roundTimes.append(now - lastUpdateTime) }
         lastUpdateTime = now
+        let limitReached = reachesLimit(examplesApplied: examplesApplied)
         version += 1
         examples += examplesApplied
-        let epochsDone = job.epochs.map { Double(examples) >= $0 * Double(job.examplesPerEpoch) } ?? false
-        let stepsDone = job.steps.map { version >= $0 } ?? false
-        evaluate(force: epochsDone || stepsDone)
+        evaluate(force: limitReached)
         if finished != nil { return }
-        if epochsDone || stepsDone { finish(.completed) }
+        if limitReached { finish(.completed) }
+    }
+
+    /// Whether the next update, applying `examplesApplied` examples, reaches `--steps` or `--epochs`.
+    func reachesLimit(examplesApplied: Int) -> Bool {
+        let epochsDone = job.epochs.map { Double(examples + examplesApplied) >= $0 * Double(job.examplesPerEpoch) } ?? false
+        let stepsDone = job.steps.map { version + 1 >= $0 } ?? false
+        return epochsDone || stepsDone
     }
 
     /// Evaluates the training loss every `resolvedEvalEvery` updates (or now, if `force`), writes a

@@ -36,7 +36,7 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// How long the coordinator waits for all workers to register (seconds).
     public var registerTimeout: Double = 60
     /// Floats per GRADIENT part (see `MessageType.gradient`).
-    public var gradientChunk: Int = 262_144
+    public var gradientChunk: Int = 131_072
 
     public init() {}
 

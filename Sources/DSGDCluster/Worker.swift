@@ -40,6 +40,10 @@ public final class Worker {
     var gradients: ZeroCopyBufferPool?
     var shard: [UInt32] = []
     var cursor = 0
+    /// Parameters assembled from PARAMS parts (used when they come in more than one part).
+    var parameters: UnsafeMutableBufferPointer<Float>?
+    var parametersFilled = 0
+    var parametersStep: UInt64 = 0
     /// Minibatches computed.
     public private(set) var steps = 0
 
@@ -52,7 +56,10 @@ public final class Worker {
         poller = ZMQPoller([socket])
     }
 
-    deinit { header.deallocate() }
+    deinit {
+        header.deallocate()
+        parameters?.deallocate()
+    }
 
     /// Runs until STOP (returns 0), a signal (130/143) or an error (throws).
     public func run() throws -> Int32 {
@@ -109,6 +116,9 @@ public final class Worker {
         job = j
         model = m
         gradients = ZeroCopyBufferPool(count: m.parameterCount, initial: 2)
+        let assembled = UnsafeMutableBufferPointer<Float>.allocate(capacity: m.parameterCount)
+        assembled.initialize(repeating: 0)
+        parameters = assembled
         shard.reserveCapacity(j.shardSize)
     }
 
@@ -125,13 +135,37 @@ public final class Worker {
         cursor = 0
     }
 
+    /// One PARAMS part. A single part covering everything is used in place (no copy); several
+    /// parts are assembled into `parameters` first. The last part triggers the gradient.
     func handleParams(_ h: MessageHeader) throws {
-        guard let job, let model, let data, let gradients else { throw WorkerError("PARAMS before WELCOME") }
+        guard let job, let model, let parameters else { throw WorkerError("PARAMS before WELCOME") }
         let p = model.parameterCount
-        guard frames[1].count == 4 * p else { throw WorkerError("PARAMS payload has \(frames[1].count) bytes, expected \(4 * p)") }
+        let offset = Int(h.count), length = frames[1].count / 4
+        guard offset == parametersFilled, frames[1].count % 4 == 0, offset + length <= p else {
+            throw WorkerError("PARAMS part at element \(offset) with \(frames[1].count) bytes does not continue the \(parametersFilled) floats received of \(p)")
+        }
+        guard offset == 0 || h.step == parametersStep else { throw WorkerError("PARAMS parts of different steps") }
+        let last = offset + length == p
+        guard (h.flags & Wire.lastPartFlag != 0) == last else { throw WorkerError("PARAMS part at element \(offset) has a wrong last-part flag") }
+        parametersStep = h.step
+        let source = frames[1].bytes.baseAddress!.assumingMemoryBound(to: Float.self)
+        if offset == 0 && last {
+            try computeGradient(parameters: UnsafeBufferPointer(start: source, count: p), step: h.step, job: job, model: model)
+            return
+        }
+        (parameters.baseAddress! + offset).update(from: source, count: length)
+        parametersFilled = last ? 0 : offset + length
+        if last { try computeGradient(parameters: UnsafeBufferPointer(parameters), step: h.step, job: job, model: model) }
+    }
+
+    /// Computes the gradient of the next minibatch at `parameters` and sends it in parts straight
+    /// from a zero-copy buffer, so the coordinator can average the first parts while the later
+    /// ones are still on the wire.
+    func computeGradient(parameters params: UnsafeBufferPointer<Float>, step: UInt64, job: JobConfig, model: any Model) throws {
+        guard let data, let gradients else { throw WorkerError("PARAMS before WELCOME") }
+        let p = model.parameterCount
         guard cursor + job.batch <= shard.count else { throw WorkerError("PARAMS but the shard is used up (no new SHARD came)") }
         let buffer = gradients.acquire()
-        let params = UnsafeBufferPointer(start: frames[1].bytes.baseAddress!.assumingMemoryBound(to: Float.self), count: p)
         let loss = shard.withUnsafeBufferPointer { s in
             model.lossAndGradient(parameters: params, data: data,
                                   batch: UnsafeBufferPointer(rebasing: s[cursor ..< cursor + job.batch]),
@@ -139,13 +173,11 @@ public final class Worker {
         }
         cursor += job.batch
         steps += 1
-        // Send the gradient in parts straight from the buffer, so the coordinator can average
-        // the first parts while the later ones are still on the wire.
         var lo = 0
         while lo < p {
             let hi = min(p, lo + job.gradientChunk)
             try buffer.wrap(range: lo..<hi, into: gradientMessage)
-            let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(lo), step: h.step,
+            let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(lo), step: step,
                                     payloadLength: UInt32(4 * (hi - lo)), value: Float(loss),
                                     flags: hi == p ? Wire.lastPartFlag : 0)
             out.encode(into: header)
