@@ -86,7 +86,25 @@ public final class RunDirectory {
 
     public func writeConfig(_ config: ConfigFile) throws { try write(config, to: "config.json") }
     public func writeSummary(_ summary: RunSummary) throws { try write(summary, to: "summary.json") }
-    public func writeParams(_ params: ParamsFile) throws { try write(params, to: "params.json") }
+    /// Writes params.json: the header fields through the JSON encoder, the values as one line of
+    /// shortest round-trip decimals (fast for millions of parameters; JSON readers get the same floats).
+    public func writeParams(_ params: ParamsFile) throws {
+        var head = params
+        head.values = []
+        var text = String(decoding: try JSONCoding.encoder().encode(head), as: UTF8.self)
+        guard let r = text.range(of: "\"values\" : [\n\n  ]") ?? text.range(of: "\"values\" : [\n  ]") ?? text.range(of: "\"values\" : []") else {
+            return try write(params, to: "params.json")
+        }
+        var values = "\"values\" : ["
+        values.reserveCapacity(params.values.count * 12 + 16)
+        for (i, v) in params.values.enumerated() {
+            if i > 0 { values += "," }
+            values += v.isFinite ? v.description : "null"
+        }
+        values += "]"
+        text.replaceSubrange(r, with: values)
+        try Data((text + "\n").utf8).write(to: url.appendingPathComponent("params.json"), options: .atomic)
+    }
 
     /// Appends one line to metrics.jsonl (created on first use) and flushes it.
     public func appendMetrics(_ line: String) throws {
