@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Merge `dsgd bench round` and scripts/gloo_allreduce.py output into one JSON document.
+"""Merge `dsgd bench round`, scripts/gloo_allreduce.py and scripts/zmq_fanout.py output into one JSON document.
 
 Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to stdout:
 
@@ -8,8 +8,10 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
       "args": [...],                     # arguments given to `dsgd bench round`
       "dsgd": [ {sync_round result}, ... ],
       "gloo": [ {gloo_allreduce result}, ... ] | null,
+      "zmq_floor": [ {zmq_fanout result}, ... ] | null,
       "comparison": [ {"workers","dim","transport","dsgd_median_ms","gloo_median_ms",
-                       "ratio","target_ratio","meets_target"}, ... ] | null,
+                       "ratio","target_ratio","meets_target",
+                       "zmq_floor_median_ms","ratio_to_zmq_floor"}, ... ] | null,
       "targets": {"workers": 2, "max_ratio": {"1000": 0.25, "100000": 0.5, "1000000": 1.0}},
       "all_targets_met": true | false | null,
       "note": "..."                      # only when there is something to say
@@ -17,6 +19,11 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
 
 ratio = dsgd_median_ms / gloo_median_ms for the same worker count (gloo world size) and dim.
 target_ratio / meets_target are set for the target rows (2 workers, D in 1e3/1e5/1e6), null otherwise.
+ratio_to_zmq_floor = dsgd_median_ms / zmq_floor_median_ms for the same transport, worker count and dim:
+how far dsgd's round is above what raw libzmq moves for the same traffic (1.0 = at the floor).
+
+comparison is null only when neither baseline was given. With --zmq but no --gloo the rows carry
+null gloo fields, meets_target is null and all_targets_met is null (no gloo: no verdict).
 """
 
 import argparse
@@ -51,8 +58,10 @@ def number(x):
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def compare(dsgd, gloo):
-    by_key = {(g.get("world"), g.get("dim")): g for g in gloo}
+def compare(dsgd, gloo, zmq_floor):
+    """One row per dsgd result. gloo / zmq_floor: lists of baseline results, or None when not run."""
+    by_key = {(g.get("world"), g.get("dim")): g for g in gloo or []}
+    zmq_by_key = {(z.get("transport"), z.get("workers"), z.get("dim")): z for z in zmq_floor or []}
     rows = []
     for d in dsgd:
         workers, dim, transport = d.get("workers"), d.get("dim"), d.get("transport")
@@ -61,7 +70,13 @@ def compare(dsgd, gloo):
         gloo_ms = number(g.get("median_ms")) if g else None
         ratio = dsgd_ms / gloo_ms if dsgd_ms is not None and gloo_ms else None
         target = TARGET_MAX_RATIO.get(dim) if workers == TARGET_WORKERS else None
-        meets = (ratio is not None and ratio <= target) if target is not None else None
+        if gloo is None:
+            meets = None
+        else:
+            meets = (ratio is not None and ratio <= target) if target is not None else None
+        z = zmq_by_key.get((transport, workers, dim))
+        zmq_ms = number(z.get("median_ms")) if z else None
+        zmq_ratio = dsgd_ms / zmq_ms if dsgd_ms is not None and zmq_ms else None
         rows.append({
             "workers": workers,
             "dim": dim,
@@ -71,6 +86,8 @@ def compare(dsgd, gloo):
             "ratio": round(ratio, 4) if ratio is not None else None,
             "target_ratio": target,
             "meets_target": meets,
+            "zmq_floor_median_ms": zmq_ms,
+            "ratio_to_zmq_floor": round(zmq_ratio, 4) if zmq_ratio is not None else None,
         })
     return rows
 
@@ -79,21 +96,26 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dsgd", required=True, help="JSON-lines output of `dsgd bench round`")
     p.add_argument("--gloo", help="JSON-lines output of scripts/gloo_allreduce.py (omit: gloo is null)")
-    p.add_argument("--note", default="", help="note to include in the document")
+    p.add_argument("--zmq", help="JSON-lines output of scripts/zmq_fanout.py (omit: zmq_floor is null)")
+    p.add_argument("--note", action="append", default=[],
+                   help="note to include in the document (may be repeated; empty notes are ignored)")
     p.add_argument("args", nargs="*", help="arguments that were passed to `dsgd bench round` (after --)")
     a = p.parse_args()
 
     dsgd = read_jsonl(a.dsgd, "sync_round")
     doc = {"benchmark": "bench_round_vs_gloo", "args": a.args, "dsgd": dsgd}
-    notes = [a.note] if a.note else []
+    notes = [n for n in a.note if n]
+    zmq_floor = read_jsonl(a.zmq, "zmq_fanout") if a.zmq is not None else None
     if a.gloo is None:
         doc["gloo"] = None
-        doc["comparison"] = None
+        doc["zmq_floor"] = zmq_floor
+        doc["comparison"] = compare(dsgd, None, zmq_floor) if zmq_floor is not None else None
         doc["all_targets_met"] = None
     else:
         gloo = read_jsonl(a.gloo, "gloo_allreduce")
-        rows = compare(dsgd, gloo)
+        rows = compare(dsgd, gloo, zmq_floor)
         doc["gloo"] = gloo
+        doc["zmq_floor"] = zmq_floor
         doc["comparison"] = rows
         judged = [r["meets_target"] for r in rows if r["target_ratio"] is not None]
         doc["all_targets_met"] = all(judged) if judged else None
@@ -102,6 +124,10 @@ def main():
         missing = [r for r in rows if r["ratio"] is None]
         if missing:
             notes.append(f"{len(missing)} configuration(s) have no ratio (missing or null median)")
+    if zmq_floor is not None:
+        missing = [r for r in doc["comparison"] if r["ratio_to_zmq_floor"] is None]
+        if missing:
+            notes.append(f"{len(missing)} configuration(s) have no ratio_to_zmq_floor (missing or null median)")
     doc["targets"] = {
         "workers": TARGET_WORKERS,
         "max_ratio": {str(k): v for k, v in TARGET_MAX_RATIO.items()},
