@@ -232,7 +232,7 @@ public final class Coordinator {
 
     func printProgress(_ p: MetricsPoint, force: Bool) {
         let now = monotonicSeconds()
-        guard force || now - lastProgressPrint >= 0.5 else { return }
+        guard force || now - lastProgressPrint >= 0.1 else { return }
         lastProgressPrint = now
         let rate = p.time > 0 ? Double(p.examples) / p.time : 0
         var line = "step \(p.step)  epoch \(String(format: "%.2f", p.epoch))  loss \(String(format: "%.6f", p.loss))  \(Int(rate)) examples/s"

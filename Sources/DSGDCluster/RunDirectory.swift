@@ -56,10 +56,13 @@ public struct ConfigFile: Codable, Sendable {
 /// One run's directory: config.json, metrics.jsonl, summary.json, params.json.
 public final class RunDirectory {
     public let url: URL
+    /// The directory as it was given (relative paths stay relative in messages).
+    public let path: String
     private var metrics: FileHandle?
 
     /// Uses (and creates) `path`.
     public init(path: String) throws {
+        self.path = path
         url = URL(fileURLWithPath: path, isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -77,7 +80,6 @@ public final class RunDirectory {
         return "\(root)/\(f.string(from: Date()))-\(mode.rawValue)-\(getpid())"
     }
 
-    public var path: String { url.path }
 
     func write<T: Encodable>(_ value: T, to name: String) throws {
         let data = try JSONCoding.encoder().encode(value)
