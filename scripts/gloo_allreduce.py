@@ -21,48 +21,33 @@ import argparse
 import json
 import os
 import queue
-import signal
 import socket
-import statistics
 import sys
 import threading
 import time
+
+# Run as `python3 scripts/X.py` from any directory, and re-imported by 'spawn' children:
+# take the shared helpers from this file's own directory.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+PROG = "gloo_allreduce"
 
 DEFAULT_DIMS = [1_000, 100_000, 1_000_000]
 EXIT_NO_TORCH = 3
 
 
-def die(message, code=1):
-    print(f"gloo_allreduce: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Time gloo all_reduce of float32 vectors on loopback.")
-    p.add_argument("--world", type=positive_int, nargs="+", default=[2],
+    p.add_argument("--world", type=benchlib.positive_int, nargs="+", default=[2],
                    help="world size(s), i.e. number of processes (default: 2)")
-    p.add_argument("--dims", type=positive_int, nargs="+", default=DEFAULT_DIMS,
+    p.add_argument("--dims", type=benchlib.positive_int, nargs="+", default=DEFAULT_DIMS,
                    help="vector length(s) in float32 elements (default: 1000 100000 1000000)")
-    p.add_argument("--iters", type=positive_int, default=50, help="timed iterations per dim (default: 50)")
+    p.add_argument("--iters", type=benchlib.positive_int, default=50, help="timed iterations per dim (default: 50)")
     p.add_argument("--warmup", type=int, default=10, help="untimed warm-up iterations per dim (default: 10)")
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds allowed for each world size before the ranks are killed (default: 600)")
-    args = p.parse_args(argv)
-    if args.warmup < 0:
-        p.error("--warmup must be >= 0")
-    if args.timeout <= 0:
-        p.error("--timeout must be > 0")
-    return args
+    return benchlib.parse_checked(p, argv)
 
 
 def free_port():
@@ -72,17 +57,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def watch_parent(parent_pid):
-    """Exit this rank if the launching process disappears, so ranks never outlive it."""
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(1)
-        time.sleep(0.5)
-
-
 def rank_main(rank, world, port, dims, iters, warmup, timeout, parent_pid, results):
     """Body of one spawned rank. Rank 0 sends ("result", dim, [seconds...]) per dim, then ("done",)."""
-    threading.Thread(target=watch_parent, args=(parent_pid,), daemon=True).start()
+    threading.Thread(target=benchlib.watch_parent, args=(parent_pid,), daemon=True).start()
     import datetime
 
     import torch
@@ -118,30 +95,6 @@ def rank_main(rank, world, port, dims, iters, warmup, timeout, parent_pid, resul
         dist.destroy_process_group()
     if rank == 0:
         results.put(("done",))
-
-
-def percentile(sorted_values, q):
-    if not sorted_values:
-        return float("nan")
-    k = max(0, min(len(sorted_values) - 1, int(round(q * (len(sorted_values) - 1)))))
-    return sorted_values[k]
-
-
-def stop_all(procs, grace=5.0):
-    """Join every process; terminate, then kill, any that do not finish within `grace` seconds."""
-    deadline = time.monotonic() + grace
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    deadline = time.monotonic() + 2.0
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            p.join(2.0)
 
 
 def run_world(mp, world, args):
@@ -185,14 +138,14 @@ def run_world(mp, world, args):
             elif msg[0] == "result":
                 _, dim, samples = msg
                 pending.remove(dim)
-                s = sorted(samples)
+                median_ms, p90_ms = benchlib.median_p90_ms(samples)
                 line = {
                     "benchmark": "gloo_allreduce",
                     "world": world,
                     "dim": dim,
                     "iters": len(samples),
-                    "median_ms": round(statistics.median(s) * 1e3, 6),
-                    "p90_ms": round(percentile(s, 0.9) * 1e3, 6),
+                    "median_ms": median_ms,
+                    "p90_ms": p90_ms,
                 }
                 print(json.dumps(line, separators=(",", ":")), flush=True)
         if error is None and pending:
@@ -200,7 +153,7 @@ def run_world(mp, world, args):
         completed = error is None
     finally:
         # On errors, timeouts and signals (SystemExit/KeyboardInterrupt) the ranks are stopped promptly.
-        stop_all(procs, grace=10.0 if completed else 0.5)
+        benchlib.stop_children(procs, grace=10.0 if completed else 0.5)
         results.close()
         results.join_thread()
     if error is None:
@@ -216,9 +169,9 @@ def main(argv=None):
         import torch  # noqa: F401
         import torch.distributed as dist
     except ImportError as e:
-        die(f"PyTorch is not installed ({e}); install torch to run the gloo baseline", EXIT_NO_TORCH)
+        benchlib.die(PROG, f"PyTorch is not installed ({e}); install torch to run the gloo baseline", EXIT_NO_TORCH)
     if not dist.is_available() or not dist.is_gloo_available():
-        die("this torch build has no torch.distributed gloo backend")
+        benchlib.die(PROG, "this torch build has no torch.distributed gloo backend")
 
     # Keep gloo on loopback unless the caller chose an interface.
     if "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
@@ -226,11 +179,7 @@ def main(argv=None):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     # SIGTERM/SIGHUP -> SystemExit so the `finally` blocks reap the ranks.
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    benchlib.exit_on_signals()
 
     import multiprocessing
 
@@ -239,13 +188,9 @@ def main(argv=None):
         print(f"gloo_allreduce: world={world} dims={args.dims} iters={args.iters}", file=sys.stderr, flush=True)
         error = run_world(mp, world, args)
         if error:
-            die(error)
+            benchlib.die(PROG, error)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("gloo_allreduce: interrupted", file=sys.stderr)
-        sys.exit(130)
+    benchlib.run_main(PROG, main)

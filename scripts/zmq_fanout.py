@@ -30,10 +30,16 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
+
+# Run as `python3 scripts/X.py` from any directory, and re-imported by 'spawn' children:
+# take the shared helpers from this file's own directory.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+PROG = "zmq_fanout"
 
 DEFAULT_DIMS = [1_000, 100_000, 1_000_000]
 DEFAULT_WORKERS = [2, 4]
@@ -44,39 +50,20 @@ STOP = b""  # an empty message tells a DEALER to exit
 IDLE_POLL_MS = 500  # how often an idle DEALER checks that its parent is still alive
 
 
-def die(message, code=1):
-    print(f"zmq_fanout: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Time ROUTER->N DEALER float32 fan-out/fan-in rounds over raw ZeroMQ.")
-    p.add_argument("--workers", type=positive_int, nargs="+", default=DEFAULT_WORKERS,
+    p.add_argument("--workers", type=benchlib.positive_int, nargs="+", default=DEFAULT_WORKERS,
                    help="DEALER process counts (default: 2 4)")
-    p.add_argument("--dims", type=positive_int, nargs="+", default=DEFAULT_DIMS,
+    p.add_argument("--dims", type=benchlib.positive_int, nargs="+", default=DEFAULT_DIMS,
                    help="message length(s) in float32 elements (default: 1000 100000 1000000)")
     p.add_argument("--transports", nargs="+", choices=["tcp", "ipc"], default=DEFAULT_TRANSPORTS,
                    help="transports (default: tcp ipc)")
-    p.add_argument("--rounds", type=positive_int, default=200, help="timed rounds per configuration (default: 200)")
+    p.add_argument("--rounds", type=benchlib.positive_int, default=200,
+                   help="timed rounds per configuration (default: 200)")
     p.add_argument("--warmup", type=int, default=10, help="untimed warm-up rounds per configuration (default: 10)")
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds allowed for each (transport, workers) pair before giving up (default: 600)")
-    args = p.parse_args(argv)
-    if args.warmup < 0:
-        p.error("--warmup must be >= 0")
-    if args.timeout <= 0:
-        p.error("--timeout must be > 0")
-    return args
+    return benchlib.parse_checked(p, argv)
 
 
 def dealer_main(endpoint, index, dims, parent_pid):
@@ -98,7 +85,7 @@ def dealer_main(endpoint, index, dims, parent_pid):
             try:
                 frame = sock.recv(copy=False)
             except zmq.Again:
-                if os.getppid() != parent_pid:
+                if benchlib.parent_gone(parent_pid):
                     return 1  # orphaned: the ROUTER process is gone
                 continue
             size = len(frame)
@@ -116,30 +103,6 @@ def dealer_main(endpoint, index, dims, parent_pid):
 
 def dealer_entry(endpoint, index, dims, parent_pid):
     sys.exit(dealer_main(endpoint, index, dims, parent_pid))
-
-
-def percentile(sorted_values, q):
-    if not sorted_values:
-        return float("nan")
-    k = max(0, min(len(sorted_values) - 1, int(round(q * (len(sorted_values) - 1)))))
-    return sorted_values[k]
-
-
-def stop_all(procs, grace):
-    """Join every process; terminate, then kill, any that do not finish within `grace` seconds."""
-    deadline = time.monotonic() + grace
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    deadline = time.monotonic() + 2.0
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            p.join(2.0)
 
 
 class RunError(Exception):
@@ -214,15 +177,15 @@ def run_pair(mp, zmq, np, transport, workers, args, scratch):
                     samples.append(t1 - t0)
                 if time.monotonic() > deadline:
                     raise RunError(f"timed out after {args.timeout:g}s")
-            s = sorted(samples)
+            median_ms, p90_ms = benchlib.median_p90_ms(samples)
             line = {
                 "benchmark": "zmq_fanout",
                 "transport": transport,
                 "workers": workers,
                 "dim": dim,
                 "rounds": len(samples),
-                "median_ms": round(statistics.median(s) * 1e3, 6),
-                "p90_ms": round(percentile(s, 0.9) * 1e3, 6),
+                "median_ms": median_ms,
+                "p90_ms": p90_ms,
             }
             print(json.dumps(line, separators=(",", ":")), flush=True)
 
@@ -235,7 +198,7 @@ def run_pair(mp, zmq, np, transport, workers, args, scratch):
         raise RunError(f"zmq error: {e}") from None
     finally:
         # On errors, timeouts and signals (SystemExit/KeyboardInterrupt) the dealers are stopped promptly.
-        stop_all(procs, grace=5.0 if completed else 0.5)
+        benchlib.stop_children(procs, grace=5.0 if completed else 0.5)
         sock.close(linger=0)
         ctx.term()
     bad = [i for i, p in enumerate(procs) if p.exitcode != 0]
@@ -249,14 +212,10 @@ def main(argv=None):
         import numpy as np
         import zmq
     except ImportError as e:
-        die(f"pyzmq and numpy are required ({e}); install them to run the zmq floor", EXIT_MISSING_DEPS)
+        benchlib.die(PROG, f"pyzmq and numpy are required ({e}); install them to run the zmq floor", EXIT_MISSING_DEPS)
 
     # SIGTERM/SIGHUP -> SystemExit so the `finally` blocks reap the dealers and remove the ipc directory.
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    benchlib.exit_on_signals()
 
     import multiprocessing
 
@@ -270,7 +229,7 @@ def main(argv=None):
                 try:
                     run_pair(mp, zmq, np, transport, workers, args, scratch)
                 except RunError as e:
-                    die(f"transport={transport} workers={workers}: {e}")
+                    benchlib.die(PROG, f"transport={transport} workers={workers}: {e}")
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -278,8 +237,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("zmq_fanout: interrupted", file=sys.stderr)
-        sys.exit(130)
+    benchlib.run_main(PROG, main)
