@@ -86,6 +86,15 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if dataset.examples < 1 { p.append("--examples must be at least 1 (got \(dataset.examples))") }
         if dataset.features < 1 { p.append("--features must be at least 1 (got \(dataset.features))") }
         if model == .noop, (noopParameters ?? 0) < 1 { p.append("--model noop needs --parameters N (N >= 1)") }
+        if model == .deepLinear111, dataset.features != 1 {
+            p.append("--model deep-linear-111 takes one input feature: add --features 1 (got \(dataset.features))")
+        }
+        if model == .deepLinear111, dataset.name != "synthetic-linear" {
+            p.append("--model deep-linear-111 needs a regression data set (--dataset synthetic-linear)")
+        }
+        if model == .softmax, dataset.name != "synthetic-logistic" {
+            p.append("--model softmax needs class labels: use --dataset synthetic-logistic (classes 0 and 1)")
+        }
         if workers >= 1 && batch >= 1 && dataset.examples >= 1 && batch > shardSize {
             p.append("--batch \(batch) is larger than a worker's shard (\(dataset.examples) examples / \(workers) workers = \(shardSize))")
         }

@@ -6,6 +6,12 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case logistic
     /// A communication benchmark: `dimension` parameters, gradient identically zero, loss 0.
     case noop
+    /// Multi-class softmax regression, mean cross-entropy with class indices 0..K-1 as targets.
+    case softmax
+    /// The 1-1-1 linear network of LeCun's lecture, `y = w1 w2 x`, quadratic loss; inputs of one
+    /// feature. Spelled `deep-linear-111` on the command line and in JSON (lowercase with dashes,
+    /// like the data set names, so it needs no quoting in a shell).
+    case deepLinear111 = "deep-linear-111"
 }
 
 /// One named block of the flat parameter vector (for `params.json` and readers of it).
@@ -41,12 +47,16 @@ public protocol Model: Sendable {
 }
 
 extension ModelKind {
-    /// Builds the model for inputs of `inputDimension` features; `noop` takes `parameters` instead.
-    public func make(inputDimension: Int, parameters: Int? = nil) -> any Model {
+    /// Builds the model for inputs of `inputDimension` features; `noop` takes `parameters` instead,
+    /// `softmax` also takes `classes` (ignored by the others), and `deepLinear111` always has one
+    /// input (`inputDimension` must be 1 for the data it is given).
+    public func make(inputDimension: Int, parameters: Int? = nil, classes: Int = 2) -> any Model {
         switch self {
         case .linear: return LinearRegression(dimension: inputDimension)
         case .logistic: return LogisticRegression(dimension: inputDimension)
         case .noop: return NoopModel(parameterCount: parameters ?? inputDimension)
+        case .softmax: return SoftmaxRegression(dimension: inputDimension, classes: classes)
+        case .deepLinear111: return DeepLinear111()
         }
     }
 }

@@ -13,7 +13,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives.")
     var mode: TrainingMode = .sync
 
-    @Option(help: "Model: linear (quadratic loss), logistic, or noop (communication benchmark).")
+    @Option(help: "Model: linear (quadratic loss), logistic, softmax, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
     var model: ModelKind = .logistic
 
     @Option(help: "Data set: synthetic-logistic or synthetic-linear (default: matches --model).")
@@ -67,7 +67,7 @@ struct TrainingOptions: ParsableArguments {
         j.mode = mode
         j.workers = workers
         j.model = model
-        let name = dataset ?? (model == .linear ? "synthetic-linear" : "synthetic-logistic")
+        let name = dataset ?? ((model == .linear || model == .deepLinear111) ? "synthetic-linear" : "synthetic-logistic")
         j.dataset = DatasetSpec(name: name, examples: examples, features: features, seed: seed)
         j.noopParameters = model == .noop ? parameters : nil
         j.learningRate = lr
