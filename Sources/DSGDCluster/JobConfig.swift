@@ -42,11 +42,11 @@ public struct JobConfig: Codable, Equatable, Sendable {
 
     /// The model this job trains.
     public func makeModel() -> any Model {
-        model.make(inputDimension: dataset.features, parameters: noopParameters)
+        model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2)
     }
 
-    /// Examples in each worker's shard.
-    public var shardSize: Int { dataset.examples / max(workers, 1) }
+    /// Examples in each worker's shard (of the materialised set: after `replicate`, real sets at their size).
+    public var shardSize: Int { dataset.totalExamples / max(workers, 1) }
     /// Minibatches in each worker's shard.
     public var batchesPerShard: Int { shardSize / max(batch, 1) }
     /// Examples whose gradients one model update applies.
@@ -80,23 +80,20 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if !(workerTimeout > 0) { p.append("--worker-timeout must be positive (got \(workerTimeout))") }
         if gradientChunk < 1 { p.append("--gradient-chunk must be at least 1 (got \(gradientChunk))") }
         if !(registerTimeout > 0) { p.append("--register-timeout must be positive (got \(registerTimeout))") }
-        if !DatasetSpec.names.contains(dataset.name) {
-            p.append("unknown data set '\(dataset.name)' (known: \(DatasetSpec.names.joined(separator: ", ")))")
-        }
-        if dataset.examples < 1 { p.append("--examples must be at least 1 (got \(dataset.examples))") }
-        if dataset.features < 1 { p.append("--features must be at least 1 (got \(dataset.features))") }
+        p += dataset.problems()  // unknown name, --examples/--features where the set reads them, its options
         if model == .noop, (noopParameters ?? 0) < 1 { p.append("--model noop needs --parameters N (N >= 1)") }
-        if model == .deepLinear111, dataset.features != 1 {
-            p.append("--model deep-linear-111 takes one input feature: add --features 1 (got \(dataset.features))")
+        if model == .deepLinear111, dataset.dimension != 1 {
+            p.append("--model deep-linear-111 takes one input feature: add --features 1 with a synthetic data set (got \(dataset.dimension))")
         }
-        if model == .deepLinear111, dataset.name != "synthetic-linear" {
-            p.append("--model deep-linear-111 needs a regression data set (--dataset synthetic-linear)")
+        let classified = DatasetSpec.names.filter { DatasetSpec(name: $0, examples: 1, features: 1, seed: 0).classCount != nil }
+        if model == .logistic, dataset.classCount != 2 {
+            p.append("--model logistic needs labels 0/1: use --dataset synthetic-logistic or breast-cancer (got \(dataset.name))")
         }
-        if model == .softmax, dataset.name != "synthetic-logistic" {
-            p.append("--model softmax needs class labels: use --dataset synthetic-logistic (classes 0 and 1)")
+        if model == .softmax || model.rawValue == "mlp", dataset.classCount == nil {
+            p.append("--model \(model.rawValue) needs class labels: use --dataset \(classified.joined(separator: ", ")) (got \(dataset.name))")
         }
-        if workers >= 1 && batch >= 1 && dataset.examples >= 1 && batch > shardSize {
-            p.append("--batch \(batch) is larger than a worker's shard (\(dataset.examples) examples / \(workers) workers = \(shardSize))")
+        if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && batch > shardSize {
+            p.append("--batch \(batch) is larger than a worker's shard (\(dataset.totalExamples) examples / \(workers) workers = \(shardSize))")
         }
         return p
     }

@@ -1,35 +1,130 @@
 /// Names a data set that every process can build for itself from a few numbers: the coordinator
 /// sends the spec, not the data, and each worker materialises the same examples from the seed.
+/// Nothing is read from a file: the real data sets are compiled in (`EmbeddedData`).
+///
+/// Which fields a data set reads (the others are carried along and ignored):
+///
+/// | name | examples | features | seed | other |
+/// |---|---|---|---|---|
+/// | `synthetic-logistic`, `synthetic-linear` | yes | yes | yes | |
+/// | `lecun-2d` | yes (the paper uses 100) | ignored, always 2 | yes | |
+/// | `quadratic` | yes | yes | yes | `condition` |
+/// | `blobs` | yes | yes | yes | `classes` |
+/// | `breast-cancer`, `digits` | ignored (569, 1797) | ignored (30, 64) | ignored | |
+///
+/// Every data set reads `replicate`: the set is its base set repeated that many times, so
+/// `examples` is the *base* count and `totalExamples` the number of rows materialised.
+///
+/// The options are typed fields rather than an `options` dictionary: they are few, each has a
+/// meaning and a range that `problems()` checks, and old JSON without them still decodes (each
+/// takes its default when absent, see `init(from:)`).
 public struct DatasetSpec: Codable, Equatable, Sendable {
     /// The generator's name (see `DatasetSpec.names`).
     public var name: String
-    /// Number of examples.
+    /// Number of examples of the base set (before `replicate`).
     public var examples: Int
     /// Number of input features.
     public var features: Int
     /// Seed of the generator.
     public var seed: UInt64
+    /// `quadratic`: the condition number of the inputs' second-moment matrix (at least 1).
+    public var condition: Double
+    /// `blobs`: the number of classes (at least 1).
+    public var classes: Int
+    /// How many times the base set is repeated (at least 1): a redundant training set.
+    public var replicate: Int
 
-    public init(name: String, examples: Int, features: Int, seed: UInt64) {
+    public static let defaultCondition = 100.0
+    public static let defaultClasses = 3
+    public static let defaultReplicate = 1
+
+    public init(
+        name: String, examples: Int, features: Int, seed: UInt64,
+        condition: Double = DatasetSpec.defaultCondition, classes: Int = DatasetSpec.defaultClasses,
+        replicate: Int = DatasetSpec.defaultReplicate
+    ) {
         self.name = name
         self.examples = examples
         self.features = features
         self.seed = seed
+        self.condition = condition
+        self.classes = classes
+        self.replicate = replicate
     }
 
-    /// The generators dsgd knows.
-    public static let names = ["synthetic-logistic", "synthetic-linear"]
+    /// Decodes a spec; `condition`, `classes` and `replicate` take their defaults when absent, so
+    /// configurations written before they existed still decode.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        examples = try c.decode(Int.self, forKey: .examples)
+        features = try c.decode(Int.self, forKey: .features)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        condition = try c.decodeIfPresent(Double.self, forKey: .condition) ?? DatasetSpec.defaultCondition
+        classes = try c.decodeIfPresent(Int.self, forKey: .classes) ?? DatasetSpec.defaultClasses
+        replicate = try c.decodeIfPresent(Int.self, forKey: .replicate) ?? DatasetSpec.defaultReplicate
+    }
+
+    /// The data sets dsgd knows.
+    public static let names = [
+        "synthetic-logistic", "synthetic-linear", "lecun-2d", "quadratic", "blobs", "breast-cancer", "digits",
+    ]
+
+    /// Rows of the materialised data set: the base count (fixed for a real data set) times `replicate`.
+    public var totalExamples: Int {
+        (EmbeddedDatasets.shape(name)?.examples ?? examples) * replicate
+    }
+
+    /// Features of the materialised data set: `features`, or the fixed count of `lecun-2d` (2) and
+    /// of the real data sets.
+    public var dimension: Int {
+        if name == "lecun-2d" { return 2 }
+        return EmbeddedDatasets.shape(name)?.features ?? features
+    }
+
+    /// Number of classes when the targets are class indices 0..K-1 (nil for regression targets,
+    /// including `lecun-2d`'s +1/-1).
+    public var classCount: Int? {
+        switch name {
+        case "synthetic-logistic", "breast-cancer": return 2
+        case "digits": return 10
+        case "blobs": return classes
+        default: return nil
+        }
+    }
+
+    /// Every reason this spec cannot be materialised (empty when it can), one line each, naming
+    /// fields as the command line does (`--examples`; the JSON key is `examples`).
+    public func problems() -> [String] {
+        guard DatasetSpec.names.contains(name) else {
+            return ["unknown data set '\(name)' (known: \(DatasetSpec.names.joined(separator: ", ")))"]
+        }
+        var p: [String] = []
+        let real = EmbeddedDatasets.shape(name) != nil
+        if !real && examples < 1 { p.append("--examples must be at least 1 (got \(examples))") }
+        if !real && name != "lecun-2d" && features < 1 { p.append("--features must be at least 1 (got \(features))") }
+        if name == "quadratic" && !(condition.isFinite && condition >= 1) {
+            p.append("--condition must be a finite number >= 1 (got \(condition))")
+        }
+        if name == "blobs" && classes < 1 { p.append("--classes must be at least 1 (got \(classes))") }
+        if replicate < 1 { p.append("--replicate must be at least 1 (got \(replicate))") }
+        return p
+    }
 
     /// Builds the data set, or explains why it cannot.
     public func materialize() throws -> Dataset {
-        guard examples > 0 else { throw DatasetError.invalid("a data set needs at least one example (got \(examples))") }
-        guard features > 0 else { throw DatasetError.invalid("a data set needs at least one feature (got \(features))") }
+        if let first = problems().first { throw DatasetError.invalid(first) }
+        let base: Dataset
         switch name {
-        case "synthetic-logistic": return SyntheticData.logistic(examples: examples, features: features, seed: seed)
-        case "synthetic-linear": return SyntheticData.linear(examples: examples, features: features, seed: seed)
-        default:
-            throw DatasetError.invalid("unknown data set '\(name)' (known: \(DatasetSpec.names.joined(separator: ", ")))")
+        case "synthetic-logistic": base = SyntheticData.logistic(examples: examples, features: features, seed: seed)
+        case "synthetic-linear": base = SyntheticData.linear(examples: examples, features: features, seed: seed)
+        case "lecun-2d": base = SyntheticData.lecun2D(examples: examples, seed: seed)
+        case "quadratic":
+            base = SyntheticData.quadratic(examples: examples, features: features, condition: condition, seed: seed)
+        case "blobs": base = SyntheticData.blobs(examples: examples, features: features, classes: classes, seed: seed)
+        default: base = try EmbeddedDatasets.load(name)
         }
+        return base.replicated(replicate)
     }
 }
 

@@ -16,7 +16,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Model: linear (quadratic loss), logistic, softmax, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
     var model: ModelKind = .logistic
 
-    @Option(help: "Data set: synthetic-logistic or synthetic-linear (default: matches --model).")
+    @Option(help: "Data set: synthetic-logistic, synthetic-linear, lecun-2d, quadratic, blobs, breast-cancer, digits (default: matches --model; see `dsgd dataset list`).")
     var dataset: String?
 
     @Option(parsing: .unconditional, help: "Examples in the synthetic data set.")
@@ -24,6 +24,15 @@ struct TrainingOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Input features of the synthetic data set.")
     var features: Int = 32
+
+    @Option(parsing: .unconditional, help: "quadratic: condition number of the inputs' second-moment matrix.")
+    var condition: Double = DatasetSpec.defaultCondition
+
+    @Option(parsing: .unconditional, help: "blobs: number of classes.")
+    var classes: Int = DatasetSpec.defaultClasses
+
+    @Option(parsing: .unconditional, help: "Repeat the data set this many times (a redundant training set).")
+    var replicate: Int = DatasetSpec.defaultReplicate
 
     @Option(parsing: .unconditional, help: "Parameter count of the noop model.")
     var parameters: Int?
@@ -68,7 +77,8 @@ struct TrainingOptions: ParsableArguments {
         j.workers = workers
         j.model = model
         let name = dataset ?? ((model == .linear || model == .deepLinear111) ? "synthetic-linear" : "synthetic-logistic")
-        j.dataset = DatasetSpec(name: name, examples: examples, features: features, seed: seed)
+        j.dataset = DatasetSpec(name: name, examples: examples, features: features, seed: seed,
+                                condition: condition, classes: classes, replicate: replicate)
         j.noopParameters = model == .noop ? parameters : nil
         j.learningRate = lr
         j.momentum = momentum
