@@ -1,0 +1,152 @@
+import ArgumentParser
+import DSGDCluster
+import DSGDCore
+import Foundation
+
+extension CurvatureMethod: ExpressibleByArgument {}
+
+extension DSGD {
+    /// `dsgd analyze`: the curvature of a model's loss on a data set, and the learning rates it implies.
+    struct Analyze: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "analyze",
+            abstract: "Hessian eigenvalues, condition number and learning-rate limits of a model on a data set.",
+            discussion: """
+                Evaluates at the model's initial parameters (for linear regression the Hessian does \
+                not depend on them). lambda_max and lambda_min are exact (float64 Jacobi on the dense \
+                Hessian) for linear and logistic regression and the 1-1-1 network, and come from \
+                Lanczos on Hessian-vector products otherwise; power iteration cross-checks lambda_max; \
+                the online estimate is LeCun, Simard and Pearlmutter's (1993) with a = g = 0.01, one \
+                example per presentation. eta_opt = 1/lambda_max, eta_max = 2/lambda_max, and \
+                2/(lambda_max + lambda_min) is the best fixed step on a quadratic.
+                """)
+
+        @Option(help: "Model (noop has no curvature).")
+        var model: ModelKind
+
+        @Option(help: "Data set: a built-in name (see `dsgd dataset list`) or a path ending in .csv (label column \"label\").")
+        var data: String
+
+        @Option(parsing: .unconditional, help: "Examples of a synthetic data set.")
+        var examples: Int = 8192
+
+        @Option(parsing: .unconditional, help: "Features of a synthetic data set.")
+        var features: Int = 32
+
+        @Option(parsing: .unconditional, help: "Seed of a synthetic data set and of the iterations' random start vectors.")
+        var seed: UInt64 = 1
+
+        @Option(parsing: .unconditional, help: "Presentations (single examples) for the online lambda_max estimate.")
+        var presentations: Int = 500
+
+        @Option(help: "Force a method: exact, lanczos or power (default: exact where dsgd has the dense Hessian, else lanczos).")
+        var method: CurvatureMethod?
+
+        @Flag(help: "Print one JSON object instead of a table.")
+        var json = false
+
+        func validate() throws {
+            if model == .noop { throw ValidationError("--model noop has no curvature (its loss is identically 0)") }
+            if presentations < 0 { throw ValidationError("--presentations must be at least 0 (got \(presentations))") }
+        }
+
+        func run() throws {
+            let dataset: Dataset
+            let source: String
+            if data.hasSuffix(".csv") {
+                dataset = try CSVLoader.load(path: data)
+                source = data
+            } else {
+                guard DatasetSpec.names.contains(data) else {
+                    throw ValidationError("unknown data set '\(data)' (known: \(DatasetSpec.names.joined(separator: ", ")), or a path ending in .csv)")
+                }
+                dataset = try DatasetSpec(name: data, examples: examples, features: features, seed: seed).materialize()
+                source = data
+            }
+            let classes = try checkCompatible(dataset)
+            let m = model.make(inputDimension: dataset.dimension, classes: classes)
+            let w = m.initialParameters()
+            let report = Curvature.analyze(model: m, parameters: w, data: dataset, seed: seed, method: method)
+            var online = OnlineCurvature(parameterCount: m.parameterCount, seed: seed)
+            let onlineEstimate = presentations > 0
+                ? online.run(model: m, parameters: w, data: dataset, presentations: presentations, seed: seed) : nil
+            let s = report.summary
+            let at = w.allSatisfy { $0 == 0 } ? "the initial parameters (all zeros)" : "the initial parameters"
+            let independence = m is LinearRegression ? "; the Hessian of linear regression does not depend on them" : ""
+            let methodText: String
+            switch report.method {
+            case .exact: methodText = "exact (float64 Jacobi on the dense Hessian)"
+            case .lanczos: methodText = "Lanczos (\(report.steps) steps, full reorthogonalisation) on Hessian-vector products"
+            case .power: methodText = "power iteration / shifted power iteration (\(report.steps) products)"
+            }
+
+            if json {
+                func number(_ x: Double?) -> Any { x.map { $0.isFinite ? $0 as Any : NSNull() } ?? NSNull() }
+                let object: [String: Any] = [
+                    "model": model.rawValue,
+                    "data": source,
+                    "examples": dataset.examples,
+                    "features": dataset.dimension,
+                    "parameters": m.parameterCount,
+                    "evaluated_at": "initial parameters",
+                    "lambda_max": number(s.lambdaMax),
+                    "lambda_min": number(s.lambdaMin),
+                    "condition_number": number(s.conditionNumber),
+                    "eta_opt": number(s.etaOpt),
+                    "eta_max": number(s.etaMax),
+                    "best_fixed_step": number(s.bestFixedStep),
+                    "method": report.method.rawValue,
+                    "method_steps": report.steps,
+                    "power_lambda_max": number(report.powerLambdaMax),
+                    "power_iterations": report.powerIterations,
+                    "online_lambda_max": number(onlineEstimate),
+                    "online_presentations": presentations,
+                    "online_a": Double("\(online.perturbation)")!,
+                    "online_g": Double("\(online.smoothing)")!,
+                ]
+                let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                writeLine(String(decoding: bytes, as: UTF8.self), to: 1)
+                return
+            }
+
+            func g(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "n/a" }
+            var rows: [(String, String)] = [
+                ("parameters", "\(m.parameterCount)"),
+                ("lambda_max", g(s.lambdaMax)),
+                ("lambda_min", g(s.lambdaMin)),
+                ("condition number", s.conditionNumber.map { g($0) } ?? "n/a (lambda_min <= 0: the Hessian is singular or indefinite here)"),
+                ("eta_opt = 1/lambda_max", g(s.etaOpt)),
+                ("eta_max = 2/lambda_max", g(s.etaMax)),
+                ("2/(lambda_max + lambda_min)", g(s.bestFixedStep)),
+                ("method", methodText),
+                ("power iteration lambda_max", "\(g(report.powerLambdaMax)) (\(report.powerIterations) iterations)"),
+            ]
+            if let e = onlineEstimate {
+                let error = s.lambdaMax != 0 ? String(format: ", %+.1f%% from lambda_max", 100 * (e - s.lambdaMax) / s.lambdaMax) : ""
+                rows.append(("online lambda_max", "\(g(e)) after \(presentations) presentations (a = g = \(online.perturbation))\(error)"))
+            }
+            writeLine("dsgd analyze: model \(model.rawValue) on \(source) (\(dataset.examples) examples x \(dataset.dimension) features), at \(at)\(independence)", to: 1)
+            let width = rows.map(\.0.count).max()!
+            for (k, v) in rows {
+                writeLine(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v, to: 1)
+            }
+        }
+
+        /// Rejects model/data combinations the model cannot evaluate; returns the class count of a
+        /// classifier with class-index targets (softmax, and any other model but the regressions).
+        func checkCompatible(_ d: Dataset) throws -> Int {
+            if model == .deepLinear111 && d.dimension != 1 {
+                throw ValidationError("--model deep-linear-111 takes inputs of one feature (the data have \(d.dimension); try --features 1)")
+            }
+            if [.linear, .logistic, .deepLinear111, .noop].contains(model) { return 2 }
+            var top = 0
+            for y in d.targets {
+                guard y >= 0 && y == y.rounded(.towardZero) && y < 1e6 else {
+                    throw ValidationError("--model \(model.rawValue) needs class indices 0, 1, ... as targets (found \(y))")
+                }
+                top = max(top, Int(y))
+            }
+            return max(2, top + 1)
+        }
+    }
+}
