@@ -1,6 +1,16 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The GEMM kernels are compiled for Haswell-class x86-64 (AVX2 + FMA) when the manifest is evaluated
+// on an x86-64 host: SIMD8<Float> becomes one AVX register and addingProduct one FMA (55-80 GFLOP/s
+// at 64-256 x 784 x 256, against 0.4-0.6 for a baseline x86-64 build, measured). Only DSGDKernels
+// gets the flag; the release binary then needs an AVX2+FMA CPU (Intel Haswell 2013+, AMD Zen).
+#if arch(x86_64)
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let kernelSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "dsgd",
     platforms: [.macOS(.v15)],
@@ -19,8 +29,10 @@ let package = Package(
         ),
         // A thin, safe Swift wrapper over libzmq: contexts, sockets, messages, polling, errors.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // Single-precision GEMM microkernels (no dependencies; compiled for a target CPU, see above).
+        .target(name: "DSGDKernels", swiftSettings: kernelSettings),
         // The compute core: data sets, models (forward and backward), optimizers. No networking.
-        .target(name: "DSGDCore"),
+        .target(name: "DSGDCore", dependencies: ["DSGDKernels"]),
         // The cluster: wire protocol, coordinator, worker, launcher, run directory.
         // Process plumbing Swift cannot call directly (variadic prctl, posix_spawn attributes, signals).
         .target(name: "CSystemSupport"),
@@ -33,7 +45,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "DSGDCoreTests", dependencies: ["DSGDCore"]),
+        .testTarget(name: "DSGDCoreTests", dependencies: ["DSGDCore", "DSGDKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "DSGDClusterTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"]),
     ]

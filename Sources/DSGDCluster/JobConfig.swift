@@ -89,7 +89,7 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if model == .logistic, dataset.classCount != 2 {
             p.append("--model logistic needs labels 0/1: use --dataset synthetic-logistic or breast-cancer (got \(dataset.name))")
         }
-        if model == .softmax || model.rawValue == "mlp", dataset.classCount == nil {
+        if model == .softmax || model == .mlp, dataset.classCount == nil {
             p.append("--model \(model.rawValue) needs class labels: use --dataset \(classified.joined(separator: ", ")) (got \(dataset.name))")
         }
         if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && batch > shardSize {

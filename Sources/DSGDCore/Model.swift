@@ -12,6 +12,9 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     /// feature. Spelled `deep-linear-111` on the command line and in JSON (lowercase with dashes,
     /// like the data set names, so it needs no quoting in a shell).
     case deepLinear111 = "deep-linear-111"
+    /// A ReLU multi-layer perceptron with a softmax cross-entropy output (`MLP`); `make` builds one
+    /// hidden layer of 64 units.
+    case mlp
 }
 
 /// One named block of the flat parameter vector (for `params.json` and readers of it).
@@ -57,6 +60,7 @@ extension ModelKind {
         case .noop: return NoopModel(parameterCount: parameters ?? inputDimension)
         case .softmax: return SoftmaxRegression(dimension: inputDimension, classes: classes)
         case .deepLinear111: return DeepLinear111()
+        case .mlp: return MLP(inputDimension: inputDimension, hidden: [64], classes: classes)
         }
     }
 }

@@ -20,6 +20,10 @@ struct DSGD: ParsableCommand {
     /// Parses, runs, and turns every error into one line on stderr and a non-zero exit.
     static func main() {
         TerminationSignal.install()
+        guard TerminationSignal.cpuSupportsKernels else {
+            writeLine("dsgd: error: this dsgd was built for x86-64 CPUs with AVX2 and FMA (Haswell, Zen or newer); this CPU has not got them", to: 2)
+            Foundation.exit(1)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
