@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `dsgd bench core`: single-thread forward+backward+SGD step throughput.
 
-The workloads and the timing loop follow ../shared/anchors/torch_core.py (logistic regression
+The workloads are the usual single-thread baselines (logistic regression
 d=100 with BCEWithLogitsLoss at b=64 and b=1024; MLP 784-256-256-10 with CrossEntropyLoss at b=64
 and b=256; minibatches of consecutive rows j = (i*b) % (n-b); SGD lr 0.01; 50 warm-up steps).
 One JSON object per line, with the same "workload" and "batch" keys as `dsgd bench core`; the
