@@ -62,6 +62,8 @@ public final class Coordinator {
     var roundTimes: [Double] = []
     var lastEvaluatedVersion = -1
     var lastLoss = Double.nan
+    /// The training loss at step 0 (the first evaluation), the reference of the divergence rule.
+    var initialLoss: Double?
     var lastProgressPrint = -1.0
     var timeToTarget: Double?
     var windowStaleness = (sum: 0, count: 0, max: 0)
@@ -204,8 +206,21 @@ public final class Coordinator {
         return epochsDone || stepsDone
     }
 
+    /// The divergence rule: an evaluated training loss above `divergenceFactor` x max(initial
+    /// loss, 1), i.e. above max(1e6 x the loss at step 0, 1e6), means training diverged. Real
+    /// training never multiplies its loss by a million, while a learning rate above 2/lambda_max
+    /// does so geometrically (on a quadratic the loss grows by (1 - lr lambda_max)^2 per step), so
+    /// the run stops cleanly with finite numbers, long before float32 overflows to inf and NaN.
+    static let divergenceFactor = 1e6
+
+    /// The loss above which `evaluate` declares divergence (see `divergenceFactor`).
+    static func divergenceThreshold(initialLoss: Double) -> Double {
+        divergenceFactor * max(initialLoss, 1)
+    }
+
     /// Evaluates the training loss every `resolvedEvalEvery` updates (or now, if `force`), writes a
-    /// metrics point, prints progress, and stops on reaching the target or on divergence.
+    /// metrics point, prints progress, and stops on reaching the target or on divergence: a
+    /// non-finite loss, or one above max(1e6 x the initial loss, 1e6) (`divergenceThreshold`).
     func evaluate(force: Bool) {
         guard version != lastEvaluatedVersion, force || version % job.resolvedEvalEvery == 0 else { return }
         lastEvaluatedVersion = version
@@ -223,6 +238,14 @@ public final class Coordinator {
         printProgress(point, force: force)
         if !loss.isFinite {
             return finish(.failed, "training diverged: the training loss is \(loss) at step \(version) (try a smaller --lr)")
+        }
+        if let initial = initialLoss {
+            if loss > Self.divergenceThreshold(initialLoss: initial) {
+                let g = { (x: Double) in String(format: "%.6g", x) }
+                return finish(.failed, "training diverged: the training loss grew from \(g(initial)) to \(g(loss)) by step \(version) (try a smaller --lr)")
+            }
+        } else {
+            initialLoss = loss
         }
         if let target = job.targetLoss, loss <= target, timeToTarget == nil {
             timeToTarget = time
