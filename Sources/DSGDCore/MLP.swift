@@ -115,7 +115,7 @@ public struct MLP: Model {
                     for i in 0..<n {
                         let z = logits + i * k
                         let y = SoftmaxRegression.classIndex(ys[Int(batch[i])], classes: k)
-                        let (l, sum) = softmaxInPlace(z, k, y)
+                        let (l, sum) = softmaxCrossEntropyInPlace(z, k, y)
                         total += Double(l)
                         let s = scale / sum
                         for c in 0..<k { z[c] *= s }                 // p_c / B
@@ -142,7 +142,7 @@ public struct MLP: Model {
                         let logits = ws.activation(layers)
                         for i in 0..<n {
                             let y = SoftmaxRegression.classIndex(ys[start + i], classes: classes)
-                            total += Double(softmaxInPlace(logits + i * classes, classes, y).loss)
+                            total += Double(softmaxCrossEntropyInPlace(logits + i * classes, classes, y).loss)
                         }
                         start += n
                     }
@@ -204,21 +204,6 @@ public struct MLP: Model {
                 spare = 1 - spare
             }
         }
-    }
-
-    /// Softmax of one row of `k` logits in place, stably: leaves `e^(z_c - m)` in `z`, `m = max z`,
-    /// and returns the cross-entropy `log sum_c e^(z_c - m) - (z_y - m)` and the sum.
-    @inline(__always)
-    func softmaxInPlace(_ z: UnsafeMutablePointer<Float>, _ k: Int, _ y: Int) -> (loss: Float, sum: Float) {
-        var m = -Float.infinity
-        for c in 0..<k { m = max(m, z[c]) }
-        let zy = z[y] - m
-        var sum: Float = 0
-        for c in 0..<k {
-            z[c] = expf(z[c] - m)
-            sum += z[c]
-        }
-        return (logf(sum) - zy, sum)
     }
 }
 

@@ -112,18 +112,8 @@ public struct SoftmaxRegression: Model {
         _ z: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
         _ x: UnsafePointer<Float>, _ d: Int, _ k: Int, _ y: Int
     ) -> (loss: Float, sum: Float) {
-        var m = -Float.infinity
-        for c in 0..<k {
-            z[c] = dot(w + c * d, x, d) + bias[c]
-            m = max(m, z[c])
-        }
-        let zy = z[y] - m
-        var sum: Float = 0
-        for c in 0..<k {
-            z[c] = expf(z[c] - m)
-            sum += z[c]
-        }
-        return (logf(sum) - zy, sum)
+        for c in 0..<k { z[c] = dot(w + c * d, x, d) + bias[c] }
+        return softmaxCrossEntropyInPlace(z, k, y)
     }
 
     /// The class index a target holds; a target that is not one of `0 ... K-1` is a programming error.
