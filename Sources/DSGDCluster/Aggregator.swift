@@ -4,7 +4,8 @@ import DSGDCore
 ///
 /// For each group of 8 parameters the gradients are summed in worker-id order
 /// (`((g0 + g1) + g2) + ...`, so arrival order never changes a bit of the result), scaled by 1/N
-/// and applied exactly as `SGD.step` does (`v = m v + s g; w' = w - lr v`, or `w' = w - lr (s g)`),
+/// and applied exactly as `SGD.step` does (`v = m v + s g; w' = w - lr v`, Nesterov
+/// `w' = w - lr (s g + m v)`, or without momentum `w' = w - lr (s g)`),
 /// writing the new parameters to a separate buffer. NaN or infinity anywhere in the sum is
 /// detected on the way (`x * 0` is NaN only for non-finite `x`). No allocation after `init`.
 public final class Aggregator {
@@ -52,6 +53,7 @@ public final class Aggregator {
         let scale = 1 / Float(count)
         let lr = optimizer.learningRate, mu = optimizer.momentum
         let useMomentum = mu != 0
+        let useNesterov = useMomentum && optimizer.nesterov
         let src = sources
         let vel = velocity + range.lowerBound
         var poison = SIMD8<Float>(repeating: 0)
@@ -69,7 +71,11 @@ public final class Aggregator {
             if useMomentum {
                 let v = mu * load8(vel, i) + g
                 store8(v, vel, i)
-                store8(p - lr * v, out, i)
+                if useNesterov {
+                    store8(p - lr * (g + mu * v), out, i)
+                } else {
+                    store8(p - lr * v, out, i)
+                }
             } else {
                 store8(p - lr * g, out, i)
             }
@@ -84,7 +90,11 @@ public final class Aggregator {
             if useMomentum {
                 let v = mu * vel[i] + g
                 vel[i] = v
-                out[i] = params[i] - lr * v
+                if useNesterov {
+                    out[i] = params[i] - lr * (g + mu * v)
+                } else {
+                    out[i] = params[i] - lr * v
+                }
             } else {
                 out[i] = params[i] - lr * g
             }

@@ -78,7 +78,7 @@ public final class Coordinator {
         model = job.makeModel()
         parameterCount = model.parameterCount
         sharding = Sharding(examples: data.examples, workers: job.workers, seed: job.seed)
-        optimizer = SGD(learningRate: job.learningRate, momentum: job.momentum)
+        optimizer = job.optimizer
         welcome = try job.jsonData()
 
         context = try ZMQContext()

@@ -3,7 +3,8 @@ import Foundation
 
 extension JobConfig {
     enum CodingKeys: String, CodingKey {
-        case mode, workers, model, dataset, noopParameters, learningRate, momentum, batch, epochs, steps
+        case mode, workers, model, dataset, noopParameters, learningRate, momentum, nesterov, lrAuto, lambdaMax
+        case batch, epochs, steps
         case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk
     }
 
@@ -17,6 +18,9 @@ extension JobConfig {
         try c.encode(noopParameters, forKey: .noopParameters)
         try c.encode(learningRate, forKey: .learningRate)
         try c.encode(momentum, forKey: .momentum)
+        try c.encode(nesterov, forKey: .nesterov)
+        try c.encode(lrAuto, forKey: .lrAuto)
+        try c.encode(lambdaMax, forKey: .lambdaMax)
         try c.encode(batch, forKey: .batch)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(steps, forKey: .steps)
@@ -26,6 +30,32 @@ extension JobConfig {
         try c.encode(workerTimeout, forKey: .workerTimeout)
         try c.encode(registerTimeout, forKey: .registerTimeout)
         try c.encode(gradientChunk, forKey: .gradientChunk)
+    }
+
+    /// Decodes every field; `nesterov`, `lr_auto` and `lambda_max` take their defaults when absent
+    /// (files written before they existed).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        mode = try c.decode(TrainingMode.self, forKey: .mode)
+        workers = try c.decode(Int.self, forKey: .workers)
+        model = try c.decode(ModelKind.self, forKey: .model)
+        dataset = try c.decode(DatasetSpec.self, forKey: .dataset)
+        noopParameters = try c.decodeIfPresent(Int.self, forKey: .noopParameters)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        momentum = try c.decode(Float.self, forKey: .momentum)
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? false
+        lrAuto = try c.decodeIfPresent(Bool.self, forKey: .lrAuto) ?? false
+        lambdaMax = try c.decodeIfPresent(Double.self, forKey: .lambdaMax)
+        batch = try c.decode(Int.self, forKey: .batch)
+        epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        targetLoss = try c.decodeIfPresent(Double.self, forKey: .targetLoss)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        evalEvery = try c.decode(Int.self, forKey: .evalEvery)
+        workerTimeout = try c.decode(Double.self, forKey: .workerTimeout)
+        registerTimeout = try c.decode(Double.self, forKey: .registerTimeout)
+        gradientChunk = try c.decode(Int.self, forKey: .gradientChunk)
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

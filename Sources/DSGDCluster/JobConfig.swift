@@ -20,6 +20,12 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var noopParameters: Int? = nil
     public var learningRate: Float = 0.5
     public var momentum: Float = 0
+    /// Nesterov momentum (`--nesterov`, needs `momentum > 0`); see `SGD`.
+    public var nesterov: Bool = false
+    /// `--lr auto`: `learningRate` is eta_opt = 1 / `lambdaMax`, estimated before launch.
+    public var lrAuto: Bool = false
+    /// The Hessian's largest eigenvalue at the initial parameters that `--lr auto` used (nil otherwise).
+    public var lambdaMax: Double? = nil
     /// Examples per minibatch per worker.
     public var batch: Int = 32
     /// Stop after this many epochs (passes over the training set) ...
@@ -43,6 +49,30 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// The model this job trains.
     public func makeModel() -> any Model {
         model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2)
+    }
+
+    /// The optimizer this job's coordinator applies.
+    public var optimizer: SGD { SGD(learningRate: learningRate, momentum: momentum, nesterov: nesterov) }
+
+    /// This job with `--lr auto` resolved: materialises the data set, computes lambda_max of the
+    /// model's Hessian at its initial parameters (`Curvature.analyze`, as `dsgd analyze` does:
+    /// exact where dsgd has the dense Hessian, Lanczos otherwise) and sets
+    /// `learningRate = 1 / lambdaMax`. Unchanged unless `lrAuto` is set and `lambdaMax` is nil.
+    /// Throws `JobConfigError` with a one-line message when no positive lambda_max exists.
+    public func resolvingAutoLearningRate() throws -> JobConfig {
+        guard lrAuto, lambdaMax == nil else { return self }
+        if model == .noop { throw JobConfigError("--lr auto: --model noop has no curvature (its loss is identically 0); give --lr a number") }
+        let data = try dataset.materialize()
+        let m = makeModel()
+        let report = Curvature.analyze(model: m, parameters: m.initialParameters(), data: data, seed: seed)
+        let lambda = report.summary.lambdaMax
+        guard lambda.isFinite, lambda > 0, let eta = report.summary.etaOpt, Float(eta).isFinite, Float(eta) > 0 else {
+            throw JobConfigError("--lr auto: lambda_max of --model \(model.rawValue) at its initial parameters is \(lambda), not positive; give --lr a number")
+        }
+        var j = self
+        j.lambdaMax = lambda
+        j.learningRate = Float(eta)
+        return j
     }
 
     /// Examples in each worker's shard (of the materialised set: after `replicate`, real sets at their size).
@@ -71,6 +101,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if workers < 1 { p.append("--workers must be at least 1 (got \(workers))") }
         if !(learningRate.isFinite && learningRate > 0) { p.append("--lr must be a positive finite number (got \(learningRate))") }
         if !(momentum.isFinite && momentum >= 0 && momentum < 1) { p.append("--momentum must be in [0, 1) (got \(momentum))") }
+        if nesterov, !(momentum > 0) { p.append("--nesterov requires --momentum > 0 (got \(momentum))") }
+        if lrAuto, model == .noop { p.append("--lr auto: --model noop has no curvature (its loss is identically 0); give --lr a number") }
         if batch < 1 { p.append("--batch must be at least 1 (got \(batch))") }
         if let e = epochs, !(e.isFinite && e > 0) { p.append("--epochs must be positive (got \(e))") }
         if let s = steps, s < 1 { p.append("--steps must be at least 1 (got \(s))") }
@@ -97,4 +129,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
         }
         return p
     }
+}
+
+/// A configuration problem, as one line.
+public struct JobConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,18 +1,35 @@
-/// Stochastic gradient descent with optional heavy-ball momentum:
-/// `v <- momentum * v + g`, `w <- w - lr * v` (with momentum 0: `w <- w - lr * g`).
+/// Stochastic gradient descent with optional momentum, heavy-ball or Nesterov (the
+/// PyTorch/Sutskever form): `v <- momentum * v + g`, then the step direction is `d = v` (heavy
+/// ball) or `d = g + momentum * v` (Nesterov), and `w <- w - lr * d`. With momentum 0:
+/// `w <- w - lr * g` (Nesterov then changes nothing).
 ///
 /// The update reads the old parameters and writes the new ones to a separate buffer, so a
 /// parameter buffer that is still being sent is never written.
 public struct SGD: Codable, Equatable, Sendable {
     public var learningRate: Float
     public var momentum: Float
+    /// Nesterov momentum: step along `g + momentum * v` instead of `v`.
+    public var nesterov: Bool
 
-    public init(learningRate: Float, momentum: Float = 0) {
+    public init(learningRate: Float, momentum: Float = 0, nesterov: Bool = false) {
         self.learningRate = learningRate
         self.momentum = momentum
+        self.nesterov = nesterov
     }
 
-    /// Applies one step to `count` parameters: `out = params - lr * v` with `g = scale * gradient`.
+    enum CodingKeys: String, CodingKey {
+        case learningRate, momentum, nesterov
+    }
+
+    /// Decodes `nesterov` as false when absent (files written before it existed).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        momentum = try c.decode(Float.self, forKey: .momentum)
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? false
+    }
+
+    /// Applies one step to `count` parameters: `out = params - lr * d` with `g = scale * gradient`.
     /// `velocity` is read and written only when momentum is non-zero. `out` may alias `params`.
     @inline(__always)
     public func step(
@@ -22,6 +39,14 @@ public struct SGD: Codable, Equatable, Sendable {
         let lr = learningRate
         if momentum == 0 {
             for i in 0..<count { out[i] = params[i] - lr * (scale * gradient[i]) }
+        } else if nesterov {
+            let mu = momentum
+            for i in 0..<count {
+                let g = scale * gradient[i]
+                let v = mu * velocity[i] + g
+                velocity[i] = v
+                out[i] = params[i] - lr * (g + mu * v)
+            }
         } else {
             let mu = momentum
             for i in 0..<count {

@@ -27,8 +27,9 @@ extension DSGD {
 
         func run() throws {
             TerminationSignal.followLauncher()
-            let job = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
-            if let problem = job.problems().first { throw ValidationError(problem) }
+            let given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
+            if let problem = given.problems().first { throw ValidationError(problem) }
+            let job = try TrainingOptions.resolvingAutoLearningRate(given)
             let directory = try RunDirectory(path: out ?? RunDirectory.defaultPath(mode: job.mode))
             let coordinator: Coordinator
             do {

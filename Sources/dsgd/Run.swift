@@ -29,7 +29,7 @@ extension DSGD {
         }
 
         func run() throws {
-            let job = training.job
+            let job = try training.resolvedJob()
             var options = Launcher.Options(job: job, runDirectory: out ?? RunDirectory.defaultPath(mode: job.mode))
             options.bind = bind
             options.quiet = quiet

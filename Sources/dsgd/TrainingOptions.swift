@@ -5,6 +5,25 @@ import DSGDCore
 extension TrainingMode: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
 
+/// `--lr`: a number, or `auto` (eta_opt = 1/lambda_max, estimated before launch).
+enum LearningRateChoice: Equatable, ExpressibleByArgument, CustomStringConvertible {
+    case value(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument.lowercased() == "auto" { self = .auto; return }
+        guard let x = Float(argument) else { return nil }
+        self = .value(x)
+    }
+
+    var description: String {
+        switch self {
+        case .value(let x): return "\(x)"
+        case .auto: return "auto"
+        }
+    }
+}
+
 /// The flags that describe a training job, shared by `dsgd run` and `dsgd coordinator`.
 struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Number of worker processes.")
@@ -37,14 +56,17 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Parameter count of the noop model.")
     var parameters: Int?
 
-    @Option(parsing: .unconditional, help: "Learning rate.")
-    var lr: Float = 0.5
+    @Option(parsing: .unconditional, help: "Learning rate, or auto: eta_opt = 1/lambda_max of the model's Hessian at its initial parameters (see `dsgd analyze`).")
+    var lr: LearningRateChoice = .value(0.5)
 
     @Option(parsing: .unconditional, help: "Examples per minibatch, per worker.")
     var batch: Int = 32
 
     @Option(parsing: .unconditional, help: "Heavy-ball momentum in [0, 1).")
     var momentum: Float = 0
+
+    @Flag(help: "Nesterov momentum (step along g + momentum * v); needs --momentum > 0.")
+    var nesterov = false
 
     @Option(parsing: .unconditional, help: "Stop after this many epochs (default 5 when neither --steps nor --target-loss is given).")
     var epochs: Double?
@@ -80,8 +102,12 @@ struct TrainingOptions: ParsableArguments {
         j.dataset = DatasetSpec(name: name, examples: examples, features: features, seed: seed,
                                 condition: condition, classes: classes, replicate: replicate)
         j.noopParameters = model == .noop ? parameters : nil
-        j.learningRate = lr
+        switch lr {
+        case .value(let x): j.learningRate = x
+        case .auto: j.lrAuto = true  // learningRate keeps its default until `resolvedJob()`
+        }
         j.momentum = momentum
+        j.nesterov = nesterov
         j.batch = batch
         j.epochs = epochs ?? ((steps == nil && targetLoss == nil) ? 5 : nil)
         j.steps = steps
@@ -92,6 +118,25 @@ struct TrainingOptions: ParsableArguments {
         j.registerTimeout = registerTimeout
         j.gradientChunk = gradientChunk
         return j
+    }
+
+    /// The resolved job with `--lr auto` evaluated (materialises the data set and computes
+    /// lambda_max; prints the chosen rate on stdout). Errors are one line.
+    func resolvedJob() throws -> JobConfig {
+        try Self.resolvingAutoLearningRate(job)
+    }
+
+    /// `job` with `--lr auto` evaluated, announcing the chosen rate; unchanged otherwise.
+    static func resolvingAutoLearningRate(_ job: JobConfig) throws -> JobConfig {
+        guard job.lrAuto, job.lambdaMax == nil else { return job }
+        let resolved: JobConfig
+        do { resolved = try job.resolvingAutoLearningRate() } catch let e as JobConfigError {
+            throw ValidationError(e.description)
+        } catch {
+            throw ValidationError("--lr auto: cannot build the data set: \(error)")
+        }
+        writeLine("dsgd: --lr auto: lambda_max \(String(format: "%.6g", resolved.lambdaMax ?? .nan)) at the initial parameters, learning rate eta_opt = 1/lambda_max = \(resolved.learningRate)", to: 1)
+        return resolved
     }
 
     func validate() throws {

@@ -1,5 +1,6 @@
 import DSGDCluster
 import DSGDCore
+import Foundation
 import XCTest
 
 final class AggregatorTests: XCTestCase {
@@ -42,5 +43,56 @@ final class AggregatorTests: XCTestCase {
             }
         }
         XCTAssertFalse(ok)
+    }
+
+    /// One gradient through the aggregator (SIMD groups of 8 and the scalar tail: 8 * 37 + 5
+    /// parameters) equals `SGD.step` bit for bit over several steps, for Nesterov, heavy-ball and
+    /// plain SGD, both over all parameters and range by range.
+    func testOneGradientMatchesSGDStepBitForBit() {
+        let n = 8 * 37 + 5
+        for optimizer in [SGD(learningRate: 0.07, momentum: 0.9, nesterov: true),
+                          SGD(learningRate: 0.07, momentum: 0.9), SGD(learningRate: 0.07),
+                          SGD(learningRate: 0.3, momentum: 0.35, nesterov: true)] {
+            for ranged in [false, true] {
+                let agg = Aggregator(parameterCount: n, maxGradients: 1)
+                var w: [Float] = (0..<n).map { Float(($0 * 7) % 13) * 0.37 - 2.1 }
+                var reference = w, velocity = [Float](repeating: 0, count: n)
+                for step in 0..<4 {
+                    let g: [Float] = (0..<n).map { i in sinf(Float(i * (step + 1)) * 0.113) * (1 + Float(i % 5)) + 0.01 * w[i] }
+                    var out = [Float](repeating: 0, count: n)
+                    let ok = g.withUnsafeBytes { gb -> Bool in
+                        w.withUnsafeBufferPointer { p in
+                            out.withUnsafeMutableBufferPointer { o in
+                                if !ranged {
+                                    agg.setGradient(0, gb.baseAddress!)
+                                    return agg.apply(count: 1, optimizer: optimizer, params: p.baseAddress!, out: o.baseAddress!)
+                                }
+                                var all = true
+                                for r in [0..<13, 13..<200, 200..<n] {
+                                    agg.setGradient(0, gb.baseAddress! + r.lowerBound * MemoryLayout<Float>.stride)
+                                    all = agg.apply(count: 1, range: r, optimizer: optimizer, params: p.baseAddress!, out: o.baseAddress!) && all
+                                }
+                                return all
+                            }
+                        }
+                    }
+                    XCTAssertTrue(ok)
+                    var next = [Float](repeating: 0, count: n)
+                    reference.withUnsafeBufferPointer { p in
+                        g.withUnsafeBufferPointer { gp in
+                            velocity.withUnsafeMutableBufferPointer { v in
+                                next.withUnsafeMutableBufferPointer { o in
+                                    optimizer.step(params: p.baseAddress!, gradient: gp.baseAddress!, scale: 1,
+                                                   velocity: v.baseAddress!, out: o.baseAddress!, count: n)
+                                }
+                            }
+                        }
+                    }
+                    reference = next
+                    w = out
+                    XCTAssertEqual(w.map(\.bitPattern), reference.map(\.bitPattern), "\(optimizer), ranged \(ranged), step \(step)")
+                }
+            }
+        }
     }
 }

@@ -42,4 +42,62 @@ final class JobConfigTests: XCTestCase {
         XCTAssertEqual(j.examplesPerStep, 10)
         XCTAssertEqual(j.resolvedEvalEvery, 24)
     }
+
+    func testNesterovNeedsMomentumAndReachesTheOptimizer() throws {
+        var j = JobConfig()
+        j.nesterov = true
+        XCTAssertEqual(j.problems().first, "--nesterov requires --momentum > 0 (got 0.0)")
+        j.momentum = 0.9
+        XCTAssertEqual(j.problems(), [])
+        XCTAssertEqual(j.optimizer, SGD(learningRate: 0.5, momentum: 0.9, nesterov: true))
+        XCTAssertEqual(JobConfig().optimizer, SGD(learningRate: 0.5, momentum: 0, nesterov: false))
+        let json = String(decoding: try j.jsonData(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"nesterov\" : true"))
+        XCTAssertEqual(try JobConfig.fromJSON(Data(json.utf8)), j)
+    }
+
+    func testNewFieldsAreWrittenAndDefaultWhenAbsent() throws {
+        let json = String(decoding: try JobConfig().jsonData(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"lr_auto\" : false"))
+        XCTAssertTrue(json.contains("\"lambda_max\" : null"), "lambda_max is written even when unset")
+        XCTAssertTrue(json.contains("\"nesterov\" : false"))
+        // A config written before these fields existed still decodes, with their defaults.
+        var object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        for key in ["nesterov", "lr_auto", "lambda_max"] { object.removeValue(forKey: key) }
+        let old = try JobConfig.fromJSON(JSONSerialization.data(withJSONObject: object))
+        XCTAssertEqual(old, JobConfig())
+    }
+
+    func testAutoLearningRateIsOneOverLambdaMax() throws {
+        var j = JobConfig()
+        j.model = .linear
+        j.dataset = DatasetSpec(name: "lecun-2d", examples: 100, features: 2, seed: 1)
+        j.workers = 2
+        j.batch = 50
+        j.lrAuto = true
+        XCTAssertEqual(j.problems(), [])
+        let r = try j.resolvingAutoLearningRate()
+        let data = try j.dataset.materialize()
+        let expected = Curvature.analyze(model: LinearRegression(dimension: 2), parameters: [0, 0, 0], data: data).summary.lambdaMax
+        let lambda = try XCTUnwrap(r.lambdaMax)
+        XCTAssertEqual(lambda, expected)
+        XCTAssertEqual(Double(r.learningRate) * lambda, 1, accuracy: 1e-6)
+        XCTAssertTrue(r.lrAuto)
+        XCTAssertEqual(try r.resolvingAutoLearningRate(), r, "resolving twice changes nothing")
+        let json = String(decoding: try r.jsonData(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"lr_auto\" : true"))
+        XCTAssertEqual(try JobConfig.fromJSON(Data(json.utf8)), r)
+        XCTAssertEqual(try JobConfig().resolvingAutoLearningRate(), JobConfig(), "no-op without lr_auto")
+    }
+
+    func testAutoLearningRateRejectsNoop() {
+        var j = JobConfig()
+        j.model = .noop
+        j.noopParameters = 10
+        j.lrAuto = true
+        XCTAssertEqual(j.problems().first, "--lr auto: --model noop has no curvature (its loss is identically 0); give --lr a number")
+        XCTAssertThrowsError(try j.resolvingAutoLearningRate()) { e in
+            XCTAssertTrue("\(e)".hasPrefix("--lr auto:"))
+        }
+    }
 }

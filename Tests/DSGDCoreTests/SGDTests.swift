@@ -1,4 +1,5 @@
 import DSGDCore
+import Foundation
 import XCTest
 
 final class SGDTests: XCTestCase {
@@ -41,5 +42,62 @@ final class SGDTests: XCTestCase {
         step(sgd, &w, w, &v)
         XCTAssertEqual(v[0], m + (1 - a), accuracy: 1e-6)
         XCTAssertEqual(w[0], (1 - a) - a * (m + (1 - a)), accuracy: 1e-6)
+    }
+
+    func testNesterovMomentumMatchesClosedForm() {
+        // On f(w) = w^2/2 (gradient w) with lr a and momentum m, two Nesterov steps from w0 = 1
+        // (v <- m v + g, w <- w - a (g + m v)):
+        // g0 = 1, v1 = 1, w1 = 1 - a (1 + m); g1 = w1, v2 = m + w1, w2 = w1 - a (w1 + m (m + w1)).
+        let a: Float = 0.1, m: Float = 0.9
+        var w: [Float] = [1], v: [Float] = [0]
+        let sgd = SGD(learningRate: a, momentum: m, nesterov: true)
+        step(sgd, &w, w, &v)
+        XCTAssertEqual(v[0], 1, accuracy: 1e-7)
+        XCTAssertEqual(w[0], 1 - a * (1 + m), accuracy: 1e-7)
+        let w1 = w[0]
+        step(sgd, &w, w, &v)
+        XCTAssertEqual(v[0], m + w1, accuracy: 1e-6)
+        XCTAssertEqual(w[0], w1 - a * (w1 + m * (m + w1)), accuracy: 1e-6)
+        XCTAssertEqual(Double(w[0]), 0.810 - 0.1 * (0.810 + 0.9 * 1.710), accuracy: 1e-6)
+    }
+
+    func testNesterovWithoutMomentumIsPlainSGD() {
+        var w: [Float] = [1, 2], v: [Float] = [0, 0]
+        step(SGD(learningRate: 0.5, nesterov: true), &w, [2, -4], &v)
+        XCTAssertEqual(w, [0, 4])
+        XCTAssertEqual(v, [0, 0])
+    }
+
+    func testCodableDefaultsNesterovToFalse() throws {
+        let old = try JSONDecoder().decode(SGD.self, from: Data(#"{"learningRate": 0.25, "momentum": 0.5}"#.utf8))
+        XCTAssertEqual(old, SGD(learningRate: 0.25, momentum: 0.5))
+        let n = SGD(learningRate: 0.25, momentum: 0.5, nesterov: true)
+        XCTAssertEqual(try JSONDecoder().decode(SGD.self, from: JSONEncoder().encode(n)), n)
+    }
+
+    func testMinibatchSGDAppliesNesterov() {
+        // Linear regression on one example x = 1, y = 0 (gradient [w + b, w + b] for [w, b]):
+        // the in-process trainer must follow SGD.step's Nesterov rule.
+        let data = Dataset(examples: 1, dimension: 1, features: [1], targets: [0])
+        let model = LinearRegression(dimension: 1)
+        let a: Float = 0.1, m: Float = 0.9
+        let start: [Float] = [1, 0]
+        let nesterov = MinibatchSGD(model: model, data: data, optimizer: SGD(learningRate: a, momentum: m, nesterov: true),
+                                    batch: 1, seed: 1).train(from: start, steps: 2)
+        // By hand on the same rule, with z = w + b: g = [z, z].
+        var w = start, v: [Float] = [0, 0]
+        let sgd = SGD(learningRate: a, momentum: m, nesterov: true)
+        for _ in 0..<2 {
+            let z = w[0] + w[1]
+            step(sgd, &w, [z, z], &v)
+        }
+        XCTAssertEqual(nesterov, w)
+        // First step: w - a (1 + m) g with g = [1, 1].
+        let one = MinibatchSGD(model: model, data: data, optimizer: sgd, batch: 1, seed: 1).train(from: start, steps: 1)
+        XCTAssertEqual(one[0], 1 - a * (1 + m), accuracy: 1e-7)
+        XCTAssertEqual(one[1], -a * (1 + m), accuracy: 1e-7)
+        let heavy = MinibatchSGD(model: model, data: data, optimizer: SGD(learningRate: a, momentum: m),
+                                 batch: 1, seed: 1).train(from: start, steps: 2)
+        XCTAssertNotEqual(heavy, nesterov, "Nesterov and heavy ball differ")
     }
 }

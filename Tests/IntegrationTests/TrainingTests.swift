@@ -96,6 +96,21 @@ final class TrainingTests: ClusterTestCase {
         XCTAssertGreaterThan(reference.map { abs($0) }.max()!, 0.1, "the reference moved away from zero")
     }
 
+    func testOneWorkerNesterovEqualsInProcessNesterov() throws {
+        let out = path("nesterov")
+        XCTAssertEqual(try run(["run", "--workers", "1", "--steps", "150", "--batch", "16", "--lr", "0.2", "--momentum", "0.9",
+                                "--nesterov", "--examples", "1000", "--features", "6", "--seed", "3", "--out", out]).code, 0)
+        let data = try DatasetSpec(name: "synthetic-logistic", examples: 1000, features: 6, seed: 3).materialize()
+        let model = LogisticRegression(dimension: 6)
+        let nesterov = MinibatchSGD(model: model, data: data, optimizer: SGD(learningRate: 0.2, momentum: 0.9, nesterov: true),
+                                    batch: 16, seed: 3).train(from: model.initialParameters(), steps: 150)
+        let heavyBall = MinibatchSGD(model: model, data: data, optimizer: SGD(learningRate: 0.2, momentum: 0.9),
+                                     batch: 16, seed: 3).train(from: model.initialParameters(), steps: 150)
+        let cluster = try params(out).values
+        for (c, r) in zip(cluster, nesterov) { XCTAssertEqual(c, r, accuracy: 1e-6 * max(1, abs(r))) }
+        XCTAssertNotEqual(cluster, heavyBall, "the cluster really used Nesterov, not heavy ball")
+    }
+
     func testLinearModelTrainsOverIPC() throws {
         let out = path("linear")
         let r = try run(["run", "--model", "linear", "--workers", "2", "--lr", "0.1", "--epochs", "3",
