@@ -247,6 +247,10 @@ extension Coordinator {
         let epoch = shardEpoch[k]
         if permutationEpoch != epoch {
             sharding.fillPermutation(epoch: epoch, into: &permutation)
+            // With a held-out set the permutation is of positions in the training index list.
+            if let train = trainIndices {
+                for i in permutation.indices { permutation[i] = train[Int(permutation[i])] }
+            }
             permutationEpoch = epoch
         }
         let size = sharding.shardSize

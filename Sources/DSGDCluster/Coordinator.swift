@@ -13,6 +13,11 @@ public final class Coordinator {
     let runDirectory: RunDirectory
     let model: any Model
     let data: Dataset
+    /// The training examples (`data` itself when nothing is held out) and the held-out test set.
+    let trainData: Dataset
+    let testData: Dataset?
+    /// Indices into `data` of the training examples; nil when nothing is held out (identity).
+    let trainIndices: [UInt32]?
     let sharding: Sharding
     let optimizer: SGD
     let parameterCount: Int
@@ -62,6 +67,9 @@ public final class Coordinator {
     var roundTimes: [Double] = []
     var lastEvaluatedVersion = -1
     var lastLoss = Double.nan
+    var lastTestLoss: Double?
+    var lastTestAccuracy: Double?
+    var lastTrainAccuracy: Double?
     /// The training loss at step 0 (the first evaluation), the reference of the divergence rule.
     var initialLoss: Double?
     var lastProgressPrint = -1.0
@@ -77,7 +85,17 @@ public final class Coordinator {
         data = try job.dataset.materialize()
         model = job.makeModel()
         parameterCount = model.parameterCount
-        sharding = Sharding(examples: data.examples, workers: job.workers, seed: job.seed)
+        let split = HoldoutSplit(examples: data.examples, fraction: job.holdout, seed: job.seed)
+        if split.isIdentity {
+            trainData = data
+            testData = nil
+            trainIndices = nil
+        } else {
+            trainData = data.subset(split.train)
+            testData = data.subset(split.test)
+            trainIndices = split.train
+        }
+        sharding = Sharding(examples: trainData.examples, workers: job.workers, seed: job.seed)
         optimizer = job.optimizer
         welcome = try job.jsonData()
 
@@ -124,7 +142,7 @@ public final class Coordinator {
             log.error("cannot write config.json: \(error)")
         }
         log.out("dsgd coordinator: listening on \(endpoint)")
-        log.info("\(job.mode) SGD, \(job.workers) workers, model \(job.model.rawValue) (\(parameterCount) parameters), \(data.examples) examples, run directory \(runDirectory.path)")
+        log.info("\(job.mode) SGD, \(job.workers) workers, model \(job.model.rawValue) (\(parameterCount) parameters), \(data.examples) examples\(testData.map { ", \(trainData.examples) for training, \($0.examples) held out" } ?? ""), run directory \(runDirectory.path)")
         do {
             try register()
             if finished == nil { try train() }
@@ -224,11 +242,20 @@ public final class Coordinator {
     func evaluate(force: Bool) {
         guard version != lastEvaluatedVersion, force || version % job.resolvedEvalEvery == 0 else { return }
         lastEvaluatedVersion = version
-        let loss = model.loss(parameters: UnsafeBufferPointer(current.floats), data: data)
+        let params = UnsafeBufferPointer(current.floats)
+        let loss = model.loss(parameters: params, data: trainData)
         lastLoss = loss
+        if let testData {
+            lastTrainAccuracy = model.accuracy(parameters: params, data: trainData)
+            lastTestLoss = model.loss(parameters: params, data: testData)
+            lastTestAccuracy = model.accuracy(parameters: params, data: testData)
+        }
         let time = monotonicSeconds() - trainingStart
         var point = MetricsPoint(step: version, time: time, examples: examples,
                                  epoch: Double(examples) / Double(job.examplesPerEpoch), loss: loss)
+        point.trainAccuracy = lastTrainAccuracy
+        point.testLoss = lastTestLoss
+        point.testAccuracy = lastTestAccuracy
         if job.mode == .async {
             point.stalenessMean = windowStaleness.count > 0 ? Double(windowStaleness.sum) / Double(windowStaleness.count) : 0
             point.stalenessMax = windowStaleness.max
@@ -259,6 +286,7 @@ public final class Coordinator {
         lastProgressPrint = now
         let rate = p.time > 0 ? Double(p.examples) / p.time : 0
         var line = "step \(p.step)  epoch \(String(format: "%.2f", p.epoch))  loss \(String(format: "%.6f", p.loss))  \(Int(rate)) examples/s"
+        if let a = p.testAccuracy { line += "  test acc \(String(format: "%.4f", a))" }
         if let m = p.stalenessMean, let x = p.stalenessMax { line += "  staleness \(String(format: "%.2f", m)) (max \(x))" }
         log.out(line)
     }
@@ -278,6 +306,11 @@ public final class Coordinator {
             epochs: Double(examples) / Double(max(job.examplesPerEpoch, 1)), wallSeconds: wall,
             examplesPerSecond: wall > 0 ? Double(examples) / wall : 0, targetLoss: job.targetLoss,
             timeToTarget: timeToTarget, error: error, rejectedMessages: rejected)
+        if testData != nil {
+            summary.finalTestLoss = lastTestLoss.flatMap { $0.isFinite ? $0 : nil }
+            summary.finalTestAccuracy = lastTestAccuracy
+            summary.finalTrainAccuracy = lastTrainAccuracy
+        }
         if job.mode == .sync, !roundTimes.isEmpty {
             // The first rounds include connection warm-up; skip up to 5 of them.
             let sorted = roundTimes.dropFirst(min(5, roundTimes.count - 1)).sorted()
@@ -295,7 +328,7 @@ public final class Coordinator {
         } catch {
             log.error("cannot write the run directory: \(error)")
         }
-        log.out("dsgd coordinator: \(status.rawValue) after \(version) steps, final loss \(summary.finalLoss.map { String(format: "%.6f", $0) } ?? "n/a"), \(String(format: "%.2f", wall)) s; run directory \(runDirectory.path)")
+        log.out("dsgd coordinator: \(status.rawValue) after \(version) steps, final loss \(summary.finalLoss.map { String(format: "%.6f", $0) } ?? "n/a")\(summary.finalTestAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""), \(String(format: "%.2f", wall)) s; run directory \(runDirectory.path)")
         return summary
     }
 

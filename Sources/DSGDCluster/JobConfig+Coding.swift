@@ -5,7 +5,7 @@ extension JobConfig {
     enum CodingKeys: String, CodingKey {
         case mode, workers, model, dataset, noopParameters, learningRate, momentum, nesterov, lrAuto, lambdaMax
         case batch, epochs, steps
-        case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk
+        case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -30,9 +30,11 @@ extension JobConfig {
         try c.encode(workerTimeout, forKey: .workerTimeout)
         try c.encode(registerTimeout, forKey: .registerTimeout)
         try c.encode(gradientChunk, forKey: .gradientChunk)
+        try c.encode(holdout, forKey: .holdout)
+        try c.encode(hidden, forKey: .hidden)
     }
 
-    /// Decodes every field; `nesterov`, `lr_auto` and `lambda_max` take their defaults when absent
+    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout` and `hidden` take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -56,6 +58,8 @@ extension JobConfig {
         workerTimeout = try c.decode(Double.self, forKey: .workerTimeout)
         registerTimeout = try c.decode(Double.self, forKey: .registerTimeout)
         gradientChunk = try c.decode(Int.self, forKey: .gradientChunk)
+        holdout = try c.decodeIfPresent(Double.self, forKey: .holdout) ?? 0
+        hidden = try c.decodeIfPresent([Int].self, forKey: .hidden) ?? [64]
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

@@ -43,12 +43,16 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var registerTimeout: Double = 60
     /// Floats per GRADIENT part (see `MessageType.gradient`).
     public var gradientChunk: Int = 131_072
+    /// Fraction of the materialised data set held out as a test set (`HoldoutSplit`), in [0, 1).
+    public var holdout: Double = 0
+    /// Hidden layer widths of `--model mlp`.
+    public var hidden: [Int] = [64]
 
     public init() {}
 
     /// The model this job trains.
     public func makeModel() -> any Model {
-        model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2)
+        model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2, hidden: hidden)
     }
 
     /// The optimizer this job's coordinator applies.
@@ -75,8 +79,14 @@ public struct JobConfig: Codable, Equatable, Sendable {
         return j
     }
 
-    /// Examples in each worker's shard (of the materialised set: after `replicate`, real sets at their size).
-    public var shardSize: Int { dataset.totalExamples / max(workers, 1) }
+    /// Held-out test examples (`round(holdout x` the materialised count`)`).
+    public var testExamples: Int { HoldoutSplit.testCount(examples: dataset.totalExamples, fraction: holdout) }
+    /// Training examples: the materialised set (after `replicate`, real sets at their size) minus the held-out ones.
+    public var trainExamples: Int { dataset.totalExamples - testExamples }
+    /// The train/test split of the materialised set (`HoldoutSplit` from the seed).
+    public var split: HoldoutSplit { HoldoutSplit(examples: dataset.totalExamples, fraction: holdout, seed: seed) }
+    /// Examples in each worker's shard (of the training examples).
+    public var shardSize: Int { trainExamples / max(workers, 1) }
     /// Minibatches in each worker's shard.
     public var batchesPerShard: Int { shardSize / max(batch, 1) }
     /// Examples whose gradients one model update applies.
@@ -112,6 +122,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if !(workerTimeout > 0) { p.append("--worker-timeout must be positive (got \(workerTimeout))") }
         if gradientChunk < 1 { p.append("--gradient-chunk must be at least 1 (got \(gradientChunk))") }
         if !(registerTimeout > 0) { p.append("--register-timeout must be positive (got \(registerTimeout))") }
+        if !(holdout.isFinite && holdout >= 0 && holdout < 1) { p.append("--holdout must be in [0, 1) (got \(holdout))") }
+        if hidden.isEmpty || hidden.contains(where: { $0 < 1 }) {
+            p.append("--hidden widths must be at least 1 (got \(hidden.map(String.init).joined(separator: " ")))")
+        }
         p += dataset.problems()  // unknown name, --examples/--features where the set reads them, its options
         if model == .noop, (noopParameters ?? 0) < 1 { p.append("--model noop needs --parameters N (N >= 1)") }
         if model == .deepLinear111, dataset.dimension != 1 {
@@ -124,8 +138,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if model == .softmax || model == .mlp, dataset.classCount == nil {
             p.append("--model \(model.rawValue) needs class labels: use --dataset \(classified.joined(separator: ", ")) (got \(dataset.name))")
         }
-        if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && batch > shardSize {
-            p.append("--batch \(batch) is larger than a worker's shard (\(dataset.totalExamples) examples / \(workers) workers = \(shardSize))")
+        if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && holdout.isFinite && holdout >= 0 && holdout < 1 && batch > shardSize {
+            let what = testExamples > 0 ? "\(trainExamples) training examples" : "\(dataset.totalExamples) examples"
+            p.append("--batch \(batch) is larger than a worker's shard (\(what) / \(workers) workers = \(shardSize))")
         }
         return p
     }

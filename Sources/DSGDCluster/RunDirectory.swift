@@ -36,6 +36,11 @@ public struct RunSummary: Codable, Equatable, Sendable {
     /// Async: staleness of applied gradients over the whole run.
     public var stalenessMean: Double?
     public var stalenessMax: Int?
+    /// With `--holdout`: the final parameters' loss and accuracy on the held-out examples, and
+    /// their accuracy on the training examples (classifiers).
+    public var finalTestLoss: Double?
+    public var finalTestAccuracy: Double?
+    public var finalTrainAccuracy: Double?
 }
 
 /// `params.json`: the final parameters.
@@ -149,12 +154,19 @@ public struct MetricsPoint: Sendable {
     public var loss: Double
     public var stalenessMean: Double?
     public var stalenessMax: Int?
+    /// With `--holdout`: accuracy on the training examples, loss and accuracy on the held-out ones.
+    public var trainAccuracy: Double?
+    public var testLoss: Double?
+    public var testAccuracy: Double?
 
     /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
     public var jsonLine: String {
         var s = "{\"step\":\(step),\"time\":\(json(time)),\"examples\":\(examples),\"epoch\":\(json(epoch)),\"loss\":\(json(loss))"
         if let m = stalenessMean { s += ",\"staleness_mean\":\(json(m))" }
         if let m = stalenessMax { s += ",\"staleness_max\":\(m)" }
+        if let a = trainAccuracy { s += ",\"train_accuracy\":\(json(a))" }
+        if let l = testLoss { s += ",\"test_loss\":\(json(l))" }
+        if let a = testAccuracy { s += ",\"test_accuracy\":\(json(a))" }
         return s + "}"
     }
 

@@ -152,6 +152,35 @@ public struct MLP: Model {
         return total / Double(data.examples)
     }
 
+    /// The fraction of examples whose largest logit is their class (forward passes in chunks of
+    /// 256 rows through the workspace; no per-example allocation).
+    public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? {
+        precondition(data.dimension == inputDimension, "data has \(data.dimension) features, the MLP \(inputDimension)")
+        guard data.examples > 0 else { return nil }
+        let chunk = 256
+        var correct = 0
+        workspace.borrow(batch: min(chunk, data.examples)) { ws in
+            data.features.withUnsafeBufferPointer { xs in
+                data.targets.withUnsafeBufferPointer { ys in
+                    var start = 0
+                    while start < data.examples {
+                        let n = min(chunk, data.examples - start)
+                        forward(parameters.baseAddress!, xs.baseAddress! + start * inputDimension, n, ws)
+                        let logits = ws.activation(layers)
+                        for i in 0..<n {
+                            let z = logits + i * classes
+                            var best = 0
+                            for c in 1..<classes where z[c] > z[best] { best = c }
+                            if best == SoftmaxRegression.classIndex(ys[start + i], classes: classes) { correct += 1 }
+                        }
+                        start += n
+                    }
+                }
+            }
+        }
+        return Double(correct) / Double(data.examples)
+    }
+
     // MARK: forward and backward
 
     /// The rows `batch` of the feature matrix as a contiguous `[B, d]` block: the data set itself

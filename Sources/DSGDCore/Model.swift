@@ -13,7 +13,7 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     /// like the data set names, so it needs no quoting in a shell).
     case deepLinear111 = "deep-linear-111"
     /// A ReLU multi-layer perceptron with a softmax cross-entropy output (`MLP`); `make` builds one
-    /// hidden layer of 64 units.
+    /// hidden layer of 64 units unless given other widths.
     case mlp
 }
 
@@ -47,25 +47,38 @@ public protocol Model: Sendable {
     ) -> Double
     /// Mean loss over every example of `data`.
     func loss(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double
+    /// Classifiers: the fraction of examples of `data` whose predicted class equals the target
+    /// (logistic: sigmoid(z) > 0.5 against a 0/1 label; softmax and mlp: argmax of the logits
+    /// against the class index). nil for models that do not classify (the default).
+    func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double?
 }
 
 extension ModelKind {
     /// Builds the model for inputs of `inputDimension` features; `noop` takes `parameters` instead,
     /// `softmax` also takes `classes` (ignored by the others), and `deepLinear111` always has one
-    /// input (`inputDimension` must be 1 for the data it is given).
-    public func make(inputDimension: Int, parameters: Int? = nil, classes: Int = 2) -> any Model {
+    /// input (`inputDimension` must be 1 for the data it is given); `mlp` has hidden layers of
+    /// widths `hidden`.
+    public func make(inputDimension: Int, parameters: Int? = nil, classes: Int = 2, hidden: [Int] = [64]) -> any Model {
         switch self {
         case .linear: return LinearRegression(dimension: inputDimension)
         case .logistic: return LogisticRegression(dimension: inputDimension)
         case .noop: return NoopModel(parameterCount: parameters ?? inputDimension)
         case .softmax: return SoftmaxRegression(dimension: inputDimension, classes: classes)
         case .deepLinear111: return DeepLinear111()
-        case .mlp: return MLP(inputDimension: inputDimension, hidden: [64], classes: classes)
+        case .mlp: return MLP(inputDimension: inputDimension, hidden: hidden, classes: classes)
         }
     }
 }
 
 extension Model {
+    /// Not a classifier.
+    public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? { nil }
+
+    /// `accuracy` over a Swift array.
+    public func accuracy(parameters: [Float], data: Dataset) -> Double? {
+        parameters.withUnsafeBufferPointer { accuracy(parameters: $0, data: data) }
+    }
+
     /// `lossAndGradient` over Swift arrays (tests and one-off use; allocates).
     public func lossAndGradient(parameters: [Float], data: Dataset, batch: [UInt32]) -> (loss: Double, gradient: [Float]) {
         var g = [Float](repeating: 0, count: parameterCount)

@@ -103,6 +103,28 @@ public struct SoftmaxRegression: Model {
         return total / Double(data.examples)
     }
 
+    /// The fraction of examples whose largest logit is their class.
+    public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? {
+        guard data.examples > 0 else { return nil }
+        let d = dimension, k = classes
+        let w = parameters.baseAddress!, bias = w + k * d
+        var correct = 0
+        data.features.withUnsafeBufferPointer { xs in
+            data.targets.withUnsafeBufferPointer { ys in
+                for i in 0..<data.examples {
+                    let x = xs.baseAddress! + i * d
+                    var best = 0, bestZ = -Float.infinity
+                    for c in 0..<k {
+                        let z = dot(w + c * d, x, d) + bias[c]
+                        if z > bestZ { best = c; bestZ = z }
+                    }
+                    if best == Self.classIndex(ys[i], classes: k) { correct += 1 }
+                }
+            }
+        }
+        return Double(correct) / Double(data.examples)
+    }
+
     /// The forward pass of one example: the logits `z = W x + b`, their maximum `m`, and the loss
     /// `l = log sum_c e^(z_c - m) - (z_y - m)` (= logsumexp(z) - z_y). However large the logits,
     /// nothing overflows: every `e^(z_c - m)` is at most 1 and their sum lies in [1, K].

@@ -32,7 +32,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives.")
     var mode: TrainingMode = .sync
 
-    @Option(help: "Model: linear (quadratic loss), logistic, softmax, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
+    @Option(help: "Model: linear (quadratic loss), logistic, softmax, mlp, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
     var model: ModelKind = .logistic
 
     @Option(help: "Data set: synthetic-logistic, synthetic-linear, lecun-2d, quadratic, blobs, breast-cancer, digits (default: matches --model; see `dsgd dataset list`).")
@@ -92,6 +92,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Floats per GRADIENT message part (the coordinator averages part by part as they arrive).")
     var gradientChunk: Int = JobConfig().gradientChunk
 
+    @Option(parsing: .unconditional, help: "Hold out this fraction of the data set as a test set (deterministic from --seed), in [0, 1).")
+    var holdout: Double = 0
+
+    @Option(parsing: .upToNextOption, help: "Hidden layer widths of --model mlp, e.g. --hidden 128 64.")
+    var hidden: [Int] = [64]
+
     /// The resolved job.
     var job: JobConfig {
         var j = JobConfig()
@@ -117,6 +123,8 @@ struct TrainingOptions: ParsableArguments {
         j.workerTimeout = workerTimeout
         j.registerTimeout = registerTimeout
         j.gradientChunk = gradientChunk
+        j.holdout = holdout
+        j.hidden = hidden
         return j
     }
 

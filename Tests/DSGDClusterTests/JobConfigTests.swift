@@ -101,3 +101,52 @@ final class JobConfigTests: XCTestCase {
         }
     }
 }
+
+/// `--holdout` and `--hidden` in the job configuration.
+final class HoldoutJobConfigTests: XCTestCase {
+    func testHoldoutAndHiddenRoundTripAndDefaultWhenAbsent() throws {
+        var j = JobConfig()
+        j.holdout = 0.2
+        j.hidden = [128, 64]
+        XCTAssertEqual(try JobConfig.fromJSON(j.jsonData()), j)
+        let json = String(decoding: try JobConfig().jsonData(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"holdout\" : 0"), json)
+        // A config.json written before the fields existed decodes with the defaults.
+        var o = try JSONSerialization.jsonObject(with: JobConfig().jsonData()) as! [String: Any]
+        o["holdout"] = nil
+        o["hidden"] = nil
+        let old = try JobConfig.fromJSON(JSONSerialization.data(withJSONObject: o))
+        XCTAssertEqual(old.holdout, 0)
+        XCTAssertEqual(old.hidden, [64])
+        XCTAssertEqual(old, JobConfig())
+    }
+
+    func testHoldoutCountsAndProblems() {
+        var j = JobConfig()
+        j.model = .mlp
+        j.dataset = DatasetSpec(name: "digits", examples: 1, features: 1, seed: 1)
+        j.hidden = [32, 16]
+        XCTAssertEqual(j.problems(), [])
+        XCTAssertEqual(j.makeModel().parameterCount, 32 * 64 + 32 + 16 * 32 + 16 + 10 * 16 + 10)
+        XCTAssertEqual(j.trainExamples, 1797)
+        j.holdout = 0.2
+        XCTAssertEqual(j.testExamples, 359)
+        XCTAssertEqual(j.trainExamples, 1438)
+        XCTAssertEqual(j.shardSize, 1438 / 4)
+        XCTAssertEqual(j.examplesPerEpoch, 4 * (359 / 32) * 32)
+        j.holdout = 1
+        XCTAssertEqual(j.problems(), ["--holdout must be in [0, 1) (got 1.0)"])
+        j.holdout = -0.1
+        XCTAssertEqual(j.problems(), ["--holdout must be in [0, 1) (got -0.1)"])
+        j.holdout = 0.2
+        j.hidden = [64, 0]
+        XCTAssertEqual(j.problems(), ["--hidden widths must be at least 1 (got 64 0)"])
+        // Holdout 0 leaves every derived count as it was.
+        let plain = JobConfig()
+        var zero = JobConfig()
+        zero.holdout = 0
+        XCTAssertEqual(zero.shardSize, plain.shardSize)
+        XCTAssertEqual(zero.examplesPerEpoch, plain.examplesPerEpoch)
+        XCTAssertEqual(zero.shardSize, 8192 / 4)
+    }
+}
