@@ -129,9 +129,32 @@ public struct MLP: Model {
     }
 
     public func loss(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double {
+        var total = 0.0
+        forEachExample(parameters: parameters, data: data) { logits, y in
+            total += Double(softmaxCrossEntropyInPlace(logits, classes, y).loss)
+        }
+        return total / Double(data.examples)
+    }
+
+    /// The fraction of examples whose largest logit is their class.
+    public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? {
+        guard data.examples > 0 else { return nil }
+        var correct = 0
+        forEachExample(parameters: parameters, data: data) { z, y in
+            var best = 0
+            for c in 1..<classes where z[c] > z[best] { best = c }
+            if best == y { correct += 1 }
+        }
+        return Double(correct) / Double(data.examples)
+    }
+
+    /// Runs the forward pass over every example of `data` in chunks of 256 rows through the
+    /// workspace (no per-example allocation) and calls `body` with each example's logits
+    /// (`classes` floats, which it may overwrite) and its class index.
+    private func forEachExample(parameters: UnsafeBufferPointer<Float>, data: Dataset,
+                                _ body: (UnsafeMutablePointer<Float>, Int) -> Void) {
         precondition(data.dimension == inputDimension, "data has \(data.dimension) features, the MLP \(inputDimension)")
         let chunk = 256
-        var total = 0.0
         workspace.borrow(batch: min(chunk, max(1, data.examples))) { ws in
             data.features.withUnsafeBufferPointer { xs in
                 data.targets.withUnsafeBufferPointer { ys in
@@ -141,44 +164,13 @@ public struct MLP: Model {
                         forward(parameters.baseAddress!, xs.baseAddress! + start * inputDimension, n, ws)
                         let logits = ws.activation(layers)
                         for i in 0..<n {
-                            let y = SoftmaxRegression.classIndex(ys[start + i], classes: classes)
-                            total += Double(softmaxCrossEntropyInPlace(logits + i * classes, classes, y).loss)
+                            body(logits + i * classes, SoftmaxRegression.classIndex(ys[start + i], classes: classes))
                         }
                         start += n
                     }
                 }
             }
         }
-        return total / Double(data.examples)
-    }
-
-    /// The fraction of examples whose largest logit is their class (forward passes in chunks of
-    /// 256 rows through the workspace; no per-example allocation).
-    public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? {
-        precondition(data.dimension == inputDimension, "data has \(data.dimension) features, the MLP \(inputDimension)")
-        guard data.examples > 0 else { return nil }
-        let chunk = 256
-        var correct = 0
-        workspace.borrow(batch: min(chunk, data.examples)) { ws in
-            data.features.withUnsafeBufferPointer { xs in
-                data.targets.withUnsafeBufferPointer { ys in
-                    var start = 0
-                    while start < data.examples {
-                        let n = min(chunk, data.examples - start)
-                        forward(parameters.baseAddress!, xs.baseAddress! + start * inputDimension, n, ws)
-                        let logits = ws.activation(layers)
-                        for i in 0..<n {
-                            let z = logits + i * classes
-                            var best = 0
-                            for c in 1..<classes where z[c] > z[best] { best = c }
-                            if best == SoftmaxRegression.classIndex(ys[start + i], classes: classes) { correct += 1 }
-                        }
-                        start += n
-                    }
-                }
-            }
-        }
-        return Double(correct) / Double(data.examples)
     }
 
     // MARK: forward and backward
