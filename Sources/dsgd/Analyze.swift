@@ -1,6 +1,8 @@
 import ArgumentParser
 import DSGDCluster
 import DSGDCore
+
+extension NormalizationKind: ExpressibleByArgument {}
 import Foundation
 
 extension CurvatureMethod: ExpressibleByArgument {}
@@ -42,6 +44,9 @@ extension DSGD {
         @Option(help: "Force a method: exact, lanczos or power (default: exact where dsgd has the dense Hessian, else lanczos).")
         var method: CurvatureMethod?
 
+        @Option(help: "Normalize the inputs first: none, standardize (zero mean, unit variance) or whiten (identity covariance), fitted on the whole data set.")
+        var normalize: NormalizationKind = .none
+
         @Flag(help: "Print one JSON object instead of a table.")
         var json = false
 
@@ -51,7 +56,7 @@ extension DSGD {
         }
 
         func run() throws {
-            let dataset: Dataset
+            var dataset: Dataset
             let source: String
             if data.hasSuffix(".csv") {
                 dataset = try CSVLoader.load(path: data)
@@ -62,6 +67,9 @@ extension DSGD {
                 }
                 dataset = try DatasetSpec(name: data, examples: examples, features: features, seed: seed).materialize()
                 source = data
+            }
+            if normalize != .none {
+                dataset = Normalizer(normalize, statistics: FeatureStatistics(of: dataset)).apply(to: dataset)
             }
             let classes = try checkCompatible(dataset)
             let m = model.make(inputDimension: dataset.dimension, classes: classes)
@@ -85,6 +93,7 @@ extension DSGD {
                 let object: [String: Any] = [
                     "model": model.rawValue,
                     "data": source,
+                    "normalize": normalize.rawValue,
                     "examples": dataset.examples,
                     "features": dataset.dimension,
                     "parameters": m.parameterCount,
@@ -125,7 +134,7 @@ extension DSGD {
                 let error = s.lambdaMax != 0 ? String(format: ", %+.1f%% from lambda_max", 100 * (e - s.lambdaMax) / s.lambdaMax) : ""
                 rows.append(("online lambda_max", "\(g(e)) after \(presentations) presentations (a = g = \(online.perturbation))\(error)"))
             }
-            writeLine("dsgd analyze: model \(model.rawValue) on \(source) (\(dataset.examples) examples x \(dataset.dimension) features), at \(at)\(independence)", to: 1)
+            writeLine("dsgd analyze: model \(model.rawValue) on \(source)\(normalize == .none ? "" : normalize == .whiten ? " (whitened)" : " (standardized)") (\(dataset.examples) examples x \(dataset.dimension) features), at \(at)\(independence)", to: 1)
             let width = rows.map(\.0.count).max()!
             for (k, v) in rows {
                 writeLine(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v, to: 1)

@@ -45,6 +45,21 @@ out = {
     "eigvalsh_lambda_min": float(e.min()),
     "eigvalsh_condition": float(e.max() / e.min()),
 }
+# Standardized inputs (dsgd analyze --normalize standardize): z = (x - mean) / std per feature with
+# the population (1/P) standard deviation, computed in float64 and rounded to float32 as dsgd
+# stores it; the Hessian again has the bias column. Zero-mean features make the bias direction an
+# eigenvector with eigenvalue 1, so the condition number is that of the correlation matrix.
+mean = x.mean(axis=0)
+std = x.std(axis=0)
+z = ((x - mean) / std).astype(np.float32).astype(np.float64)
+zt = np.hstack([z, np.ones((p, 1))])
+ls = np.linalg.svd(zt / np.sqrt(p), compute_uv=False) ** 2
+out["standardized"] = {
+    "lambda_max": float(ls.max()),
+    "lambda_min": float(ls.min()),
+    "condition": float(ls.max() / ls.min()),
+}
+
 with open(os.path.join(here, "breast_cancer_curvature.json"), "w") as f:
     json.dump(out, f, indent=2)
     f.write("\n")
