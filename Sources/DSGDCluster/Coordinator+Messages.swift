@@ -37,6 +37,8 @@ extension Coordinator {
             try handleHello(h)
         case .gradient:
             try handleGradient(h, from: try registeredWorker(h))
+        case .stats:
+            try handleStats(h, from: try registeredWorker(h))
         case .bye:
             let k = try registeredWorker(h)
             byeReceived[k] = true
@@ -116,6 +118,28 @@ extension Coordinator {
             didUpdate(examplesApplied: job.batch)
             if finished == nil { try releaseWorker(k) }
         }
+    }
+
+    /// A STATS answer from worker `k`: f64 `[count, sums (d), products (d*d)]` for the slice it
+    /// was asked about. Accepted once per request; the size and count are checked.
+    func handleStats(_ h: MessageHeader, from k: Int) throws {
+        guard let requested = statsRequested[k], statsReceived[k] == nil else { throw ProtocolError.unexpectedType(.stats) }
+        let d = data.dimension
+        let expected = 8 * (1 + d + d * d)
+        guard frames[2].count == expected else {
+            throw ProtocolError.wrongPayloadSize(type: .stats, got: frames[2].count, expected: expected)
+        }
+        let bytes = frames[2].bytes
+        let value = { (i: Int) in Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
+        let count = value(0)
+        guard count == Double(requested) else {
+            throw ProtocolError.wrongStatsCount(worker: h.workerID, got: count, expected: requested)
+        }
+        var s = FeatureStatistics(dimension: d)
+        s.count = requested
+        for a in 0..<d { s.sums[a] = value(1 + a) }
+        for i in 0..<(d * d) { s.products[i] = value(1 + d + i) }
+        statsReceived[k] = s
     }
 
     /// The elements of GRADIENT part `j`.
@@ -224,8 +248,8 @@ extension Coordinator {
 
     // MARK: Sending
 
-    func send(_ type: MessageType, to k: Int, payload: [UInt8]) throws {
-        let h = MessageHeader(type: type, workerID: UInt32(k), payloadLength: UInt32(payload.count))
+    func send(_ type: MessageType, to k: Int, count: UInt32 = 0, payload: [UInt8]) throws {
+        let h = MessageHeader(type: type, workerID: UInt32(k), count: count, payloadLength: UInt32(payload.count))
         h.encode(into: header)
         try sendRouted(to: k) {
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: type.hasPayload)

@@ -14,8 +14,9 @@ public final class Coordinator {
     let model: any Model
     let data: Dataset
     /// The training examples (`data` itself when nothing is held out) and the held-out test set.
-    let trainData: Dataset
-    let testData: Dataset?
+    /// (Replaced by their normalized copies once `--normalize` is fitted.)
+    var trainData: Dataset
+    var testData: Dataset?
     /// Indices into `data` of the training examples; nil when nothing is held out (identity).
     let trainIndices: [UInt32]?
     let sharding: Sharding
@@ -54,6 +55,10 @@ public final class Coordinator {
     let gradientSlots: [[ZMQMessage]] // [worker][part]: received parts, held until aggregated
     var partsReceived: [Int]         // per worker: parts of the current gradient received
     var partsAggregated = 0          // sync: parts of this round already averaged
+
+    // --normalize: the statistics requested from (sent STATS) and answered by each worker.
+    var statsRequested: [Int?]
+    var statsReceived: [FeatureStatistics?]
 
     var permutation: [UInt32] = []
     var permutationEpoch = -1
@@ -103,7 +108,9 @@ public final class Coordinator {
         socket = try ZMQSocket(context, .router, lingerMs: 100)
         try socket.setRouterMandatory(true)
         // Larger messages than any the protocol sends drop the connection instead of filling memory.
-        try socket.setMaxMessageSize(Int64(max(4 * parameterCount, 4 * data.examples, 1 << 16) + 1024))
+        // (--normalize: a STATS answer carries 8 (1 + d + d^2) bytes.)
+        let d = data.dimension, stats = job.normalize == .none ? 0 : 8 * (1 + d + d * d)
+        try socket.setMaxMessageSize(Int64(max(4 * parameterCount, 4 * data.examples, stats, 1 << 16) + 1024))
         endpoint = try socket.bind(bind)
         poller = ZMQPoller([socket])
 
@@ -122,6 +129,8 @@ public final class Coordinator {
         shardEpoch = Array(repeating: 0, count: n)
         batchesDone = Array(repeating: 0, count: n)
         byeReceived = Array(repeating: false, count: n)
+        statsRequested = Array(repeating: nil, count: n)
+        statsReceived = Array(repeating: nil, count: n)
         let partCount = job.gradientParts(parameterCount: parameterCount)
         parts = partCount
         gradientSlots = (0..<n).map { _ in (0..<partCount).map { _ in ZMQMessage() } }
@@ -145,6 +154,7 @@ public final class Coordinator {
         log.info("\(job.mode) SGD, \(job.workers) workers, model \(job.model.rawValue) (\(parameterCount) parameters), \(data.examples) examples\(testData.map { ", \(trainData.examples) for training, \($0.examples) held out" } ?? ""), run directory \(runDirectory.path)")
         do {
             try register()
+            if finished == nil, job.normalize != .none { try fitNormalization() }
             if finished == nil { try train() }
         } catch {
             finish(.failed, "\(error)")
@@ -179,6 +189,51 @@ public final class Coordinator {
     }
 
     var missingCount: Int { routingIDs.filter { $0 == nil }.count }
+
+    // MARK: Normalization
+
+    /// `--normalize`: asks worker k for the statistics of the k-th contiguous slice of the
+    /// training indices (the slices cover all of them), combines the answers in worker-id order,
+    /// fits the normalizer, sends it to every worker in NORMALIZE and normalizes the
+    /// coordinator's own training and test sets.
+    func fitNormalization() throws {
+        let train = trainIndices ?? (0..<UInt32(data.examples)).map { $0 }
+        let n = job.workers
+        for k in 0..<n {
+            let lo = k * train.count / n, hi = (k + 1) * train.count / n
+            var payload = [UInt8]()
+            payload.reserveCapacity(4 * (hi - lo))
+            for i in train[lo..<hi] { withUnsafeBytes(of: i.littleEndian) { payload.append(contentsOf: $0) } }
+            statsRequested[k] = hi - lo
+            try send(.stats, to: k, count: UInt32(hi - lo), payload: payload)
+        }
+        var deadline = monotonicSeconds() + job.workerTimeout
+        while finished == nil && statsReceived.contains(where: { $0 == nil }) {
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while fitting the normalization") }
+            if monotonicSeconds() > deadline {
+                let missing = statsReceived.indices.filter { statsReceived[$0] == nil }.map(String.init).joined(separator: ", ")
+                throw CoordinatorError("no STATS answer within \(job.workerTimeout) s from worker(s) \(missing)")
+            }
+            if try poller.waitForInput(timeoutMs: 100) {
+                try drainMessages()
+                deadline = max(deadline, monotonicSeconds() + job.workerTimeout)
+            }
+        }
+        guard finished == nil else { return }
+        var total = statsReceived[0]!
+        for k in 1..<n { total = total + statsReceived[k]! }
+        guard total.count == train.count else {
+            throw CoordinatorError("the workers' statistics cover \(total.count) examples, expected \(train.count)")
+        }
+        let normalizer = Normalizer(job.normalize, statistics: total)
+        var payload = [UInt8]()
+        payload.reserveCapacity(8 * (normalizer.mean.count + normalizer.matrix.count))
+        for x in normalizer.mean + normalizer.matrix { withUnsafeBytes(of: x.bitPattern.littleEndian) { payload.append(contentsOf: $0) } }
+        for k in 0..<n { try send(.normalize, to: k, payload: payload) }
+        trainData = normalizer.apply(to: trainData)
+        testData = testData.map { normalizer.apply(to: $0) }
+        log.out("dsgd coordinator: normalization (\(job.normalize.rawValue)) fitted on \(total.count) examples from \(n) workers")
+    }
 
     // MARK: Training
 

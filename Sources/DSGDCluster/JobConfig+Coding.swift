@@ -5,7 +5,7 @@ extension JobConfig {
     enum CodingKeys: String, CodingKey {
         case mode, workers, model, dataset, noopParameters, learningRate, momentum, nesterov, lrAuto, lambdaMax
         case batch, epochs, steps
-        case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden
+        case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden, normalize
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -32,9 +32,10 @@ extension JobConfig {
         try c.encode(gradientChunk, forKey: .gradientChunk)
         try c.encode(holdout, forKey: .holdout)
         try c.encode(hidden, forKey: .hidden)
+        try c.encode(normalize, forKey: .normalize)
     }
 
-    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout` and `hidden` take their defaults when absent
+    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden` and `normalize` take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -60,6 +61,7 @@ extension JobConfig {
         gradientChunk = try c.decode(Int.self, forKey: .gradientChunk)
         holdout = try c.decodeIfPresent(Double.self, forKey: .holdout) ?? 0
         hidden = try c.decodeIfPresent([Int].self, forKey: .hidden) ?? [64]
+        normalize = try c.decodeIfPresent(NormalizationKind.self, forKey: .normalize) ?? .none
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

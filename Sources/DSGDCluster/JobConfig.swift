@@ -47,6 +47,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var holdout: Double = 0
     /// Hidden layer widths of `--model mlp`.
     public var hidden: [Int] = [64]
+    /// Input normalization fitted on the whole training set across shards (`--normalize`).
+    public var normalize: NormalizationKind = .none
 
     public init() {}
 

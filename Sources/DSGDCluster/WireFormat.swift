@@ -35,6 +35,14 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     case bye = 7
     /// coordinator -> peer: the last message was rejected (payload: UTF-8 explanation).
     case error = 8
+    /// coordinator -> worker: compute feature statistics of these example indices (`count` =
+    /// number of u32 indices, payload u32 LE). worker -> coordinator: the answer (`count` =
+    /// examples covered), payload f64 LE `[count, sums (d), products (d*d, row-major)]`.
+    /// Only when the job's `normalize` is not `none`, before the first SHARD.
+    case stats = 9
+    /// coordinator -> worker: the fitted normalizer, payload f64 LE `[mean (d), matrix (d*d,
+    /// row-major)]`; the worker replaces its data set with the normalized one.
+    case normalize = 10
 
     /// Whether a message of this type has a payload frame after the header.
     public var hasPayload: Bool {
@@ -151,6 +159,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case unexpectedPart(worker: UInt32, offset: UInt32, expected: Int)
     case wrongLastFlag(worker: UInt32, offset: UInt32)
     case noOutstandingParams(worker: UInt32, step: UInt64)
+    case wrongStatsCount(worker: UInt32, got: Double, expected: Int)
 
     public var description: String {
         switch self {
@@ -174,6 +183,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) sent a gradient part starting at element \(o) whose last-part flag is wrong"
         case .noOutstandingParams(let w, let s):
             return "worker \(w) sent a gradient for step \(s) but has no parameters outstanding (one gradient per PARAMS)"
+        case .wrongStatsCount(let w, let got, let expected):
+            return "worker \(w) sent statistics of \(got) examples, but was asked about \(expected)"
         }
     }
 }

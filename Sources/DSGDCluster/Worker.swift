@@ -95,6 +95,8 @@ public final class Worker {
         switch h.type {
         case .welcome: try handleWelcome()
         case .shard: try handleShard(h)
+        case .stats: try handleStats(h)
+        case .normalize: try handleNormalize()
         case .params: try handleParams(h)
         case .stop:
             log.info("coordinator says stop: \(String(decoding: frames[1].bytes, as: UTF8.self)) (\(steps) minibatches computed)")
@@ -133,6 +135,43 @@ public final class Worker {
             shard.append(v)
         }
         cursor = 0
+    }
+
+    /// STATS: answers with the feature statistics (count, sums, products; f64) of the indices asked.
+    func handleStats(_ h: MessageHeader) throws {
+        guard let data else { throw WorkerError("STATS before WELCOME") }
+        let count = Int(h.count)
+        guard frames[1].count == 4 * count else { throw WorkerError("STATS payload has \(frames[1].count) bytes for \(count) indices") }
+        var indices = [Int]()
+        indices.reserveCapacity(count)
+        for i in 0..<count {
+            let v = UInt32(littleEndian: frames[1].bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+            guard Int(v) < data.examples else { throw WorkerError("STATS index \(v) is out of range (\(data.examples) examples)") }
+            indices.append(Int(v))
+        }
+        let stats = FeatureStatistics(of: data, indices: indices)
+        var payload = [UInt8]()
+        payload.reserveCapacity(8 * (1 + stats.sums.count + stats.products.count))
+        for x in [Double(stats.count)] + stats.sums + stats.products {
+            withUnsafeBytes(of: x.bitPattern.littleEndian) { payload.append(contentsOf: $0) }
+        }
+        let out = MessageHeader(type: .stats, workerID: UInt32(options.id), count: UInt32(count), payloadLength: UInt32(payload.count))
+        out.encode(into: header)
+        try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+        try payload.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
+    }
+
+    /// NORMALIZE: replaces the data set with its normalized copy (f64 mean (d), then matrix (d*d)).
+    func handleNormalize() throws {
+        guard let job, let current = data else { throw WorkerError("NORMALIZE before WELCOME") }
+        let d = current.dimension
+        guard frames[1].count == 8 * (d + d * d) else {
+            throw WorkerError("NORMALIZE payload has \(frames[1].count) bytes, expected \(8 * (d + d * d)) for \(d) features")
+        }
+        let bytes = frames[1].bytes
+        let values = (0..<(d + d * d)).map { Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+        let normalizer = Normalizer(kind: job.normalize, mean: Array(values[..<d]), matrix: Array(values[d...]))
+        data = normalizer.apply(to: current)
     }
 
     /// One PARAMS part. A single part covering everything is used in place (no copy); several

@@ -64,6 +64,15 @@ public struct Normalizer: Equatable, Sendable {
     /// Row-major `d x d` (diagonal for `standardize`, identity for `none`).
     public let matrix: [Double]
 
+    /// A normalizer from its parts (e.g. received over the wire); `matrix` is row-major `d x d`
+    /// with `d = mean.count`.
+    public init(kind: NormalizationKind, mean: [Double], matrix: [Double]) {
+        precondition(matrix.count == mean.count * mean.count, "matrix must be d x d")
+        self.kind = kind
+        self.mean = mean
+        self.matrix = matrix
+    }
+
     /// Fits `kind` to `stats`. A feature with zero variance is centred but not scaled; whitening
     /// drops no direction but floors eigenvalues at 1e-12 of the largest.
     public init(_ kind: NormalizationKind, statistics stats: FeatureStatistics) {

@@ -98,6 +98,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .upToNextOption, help: "Hidden layer widths of --model mlp, e.g. --hidden 128 64.")
     var hidden: [Int] = [64]
 
+    @Option(help: "Input normalization: none, standardize (zero mean, unit variance per feature) or whiten (identity covariance), fitted on the whole training set across shards.")
+    var normalize: NormalizationKind = .none
+
     /// The resolved job.
     var job: JobConfig {
         var j = JobConfig()
@@ -125,6 +128,7 @@ struct TrainingOptions: ParsableArguments {
         j.gradientChunk = gradientChunk
         j.holdout = holdout
         j.hidden = hidden
+        j.normalize = normalize
         return j
     }
 

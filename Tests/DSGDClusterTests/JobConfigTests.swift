@@ -150,3 +150,19 @@ final class HoldoutJobConfigTests: XCTestCase {
         XCTAssertEqual(zero.shardSize, 8192 / 4)
     }
 }
+
+/// `--normalize` in the job configuration.
+final class NormalizeJobConfigTests: XCTestCase {
+    func testNormalizeRoundTripsIsAlwaysWrittenAndDefaultsWhenAbsent() throws {
+        var j = JobConfig()
+        j.normalize = .whiten
+        XCTAssertEqual(try JobConfig.fromJSON(j.jsonData()), j)
+        let json = String(decoding: try JobConfig().jsonData(), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"normalize\" : \"none\""), json)
+        var o = try JSONSerialization.jsonObject(with: JobConfig().jsonData()) as! [String: Any]
+        o["normalize"] = nil
+        let old = try JobConfig.fromJSON(JSONSerialization.data(withJSONObject: o))
+        XCTAssertEqual(old.normalize, NormalizationKind.none)
+        XCTAssertEqual(old, JobConfig())
+    }
+}

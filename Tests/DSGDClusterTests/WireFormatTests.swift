@@ -81,4 +81,25 @@ final class WireFormatTests: XCTestCase {
         XCTAssertEqual("\(ProtocolError.lengthMismatch(declared: 8, actual: 4))",
                        "header declares a 8-byte payload but the payload frame has 4 bytes")
     }
+
+    func testStatsAndNormalizeRoundTripWithTheirPayloads() throws {
+        XCTAssertEqual(MessageType.stats.rawValue, 9)
+        XCTAssertEqual(MessageType.normalize.rawValue, 10)
+        XCTAssertTrue(MessageType.stats.hasPayload)
+        XCTAssertTrue(MessageType.normalize.hasPayload)
+        // STATS request: u32 indices; answer: f64 [count, sums, products]; NORMALIZE: f64 [mean, matrix].
+        let indices: [UInt32] = [3, 4, 5]
+        let request = indices.flatMap { i in withUnsafeBytes(of: i.littleEndian) { Array($0) } }
+        let answer = [3.0, 1.5, -2, 4, 0.5, 0.5, 9].flatMap { x in withUnsafeBytes(of: x.bitPattern.littleEndian) { Array($0) } }
+        for (type, count, payload) in [(MessageType.stats, UInt32(3), request), (.stats, 3, answer), (.normalize, 0, answer)] {
+            let h = MessageHeader(type: type, workerID: 2, count: count, payloadLength: UInt32(payload.count))
+            XCTAssertEqual(h.bytes[5], type.rawValue)
+            let decoded = try h.bytes.withUnsafeBytes { hb in
+                try payload.withUnsafeBytes { pb in try MessageHeader.decode(frames: 2, header: hb, payload: pb) }
+            }
+            XCTAssertEqual(decoded, h)
+            XCTAssertEqual(decodeError(h.bytes, frames: 1), .wrongFrameCount(type: type, got: 1, expected: 2))
+        }
+        XCTAssertEqual("\(ProtocolError.wrongPayloadSize(type: .stats, got: 8, expected: 56))", "stats payload has 8 bytes, expected 56")
+    }
 }

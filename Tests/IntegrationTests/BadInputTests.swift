@@ -84,4 +84,57 @@ final class BadInputTests: ClusterTestCase {
         XCTAssertEqual(s.rejectedMessages, cases.count)
         peer.close()
     }
+
+    /// --normalize: a raw peer registers as the only worker and answers STATS badly (wrong size,
+    /// wrong count): each answer is rejected with ERROR; a correct answer gets NORMALIZE.
+    func testCoordinatorChecksStatsAnswers() throws {
+        let endpoint = "ipc://\(path("n.ipc"))"
+        let out = path("stats")
+        let coordinator = try start(["coordinator", "--bind", endpoint, "--workers", "1", "--dataset", "breast-cancer",
+                                     "--model", "logistic", "--normalize", "standardize", "--steps", "30",
+                                     "--worker-timeout", "2", "--out", out], name: "coordinator")
+        XCTAssertNotNil(waitForLine(coordinator, containing: "listening on "))
+        let context = try ZMQContext()
+        let peer = try ZMQSocket(context, .dealer)
+        try peer.connect(endpoint)
+        let poller = ZMQPoller([peer])
+        let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+        func send(_ frames: [[UInt8]]) throws {
+            for (i, f) in frames.enumerated() { try f.withUnsafeBytes { try peer.send(bytes: $0, more: i < frames.count - 1) } }
+        }
+        func receive() throws -> MessageHeader {
+            XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000))
+            XCTAssertEqual(try peer.receiveMultipart(into: reply), 2)
+            return try MessageHeader.decode(reply[0].bytes)
+        }
+        try send([MessageHeader(type: .hello, workerID: 0).bytes])
+        XCTAssertEqual(try receive().type, .welcome)
+        let request = try receive()
+        XCTAssertEqual(request.type, .stats)
+        XCTAssertEqual(request.count, 569, "one worker is asked about every training example")
+        let d = 30
+        func answer(count: Double, floats: Int) -> [[UInt8]] {
+            let values = [count] + [Double](repeating: 0, count: floats - 1)
+            let payload = values.flatMap { x in withUnsafeBytes(of: x.bitPattern.littleEndian) { Array($0) } }
+            return [MessageHeader(type: .stats, workerID: 0, count: 569, payloadLength: UInt32(payload.count)).bytes, payload]
+        }
+        for (frames, text) in [(answer(count: 569, floats: 1), "stats payload has 8 bytes, expected \(8 * (1 + d + d * d))"),
+                               (answer(count: 100, floats: 1 + d + d * d), "statistics of 100.0 examples, but was asked about 569")] {
+            try send(frames)
+            let h = try receive()
+            XCTAssertEqual(h.type, .error)
+            XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains(text), String(decoding: reply[1].bytes, as: UTF8.self))
+        }
+        try send(answer(count: 569, floats: 1 + d + d * d))
+        let normalize = try receive()
+        XCTAssertEqual(normalize.type, .normalize)
+        XCTAssertEqual(Int(normalize.payloadLength), 8 * (d + d * d))
+        try send(answer(count: 569, floats: 1 + d + d * d))  // a second answer is not accepted
+        while try receive().type != .error {}
+        XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains("message type stats is not accepted here"))
+        peer.close()
+        // No gradient ever comes: the run fails by the worker timeout, with the three rejections counted.
+        XCTAssertNotEqual(coordinator.wait(timeout: 30), 0)
+        XCTAssertEqual(try summary(out).rejectedMessages, 3)
+    }
 }
