@@ -42,17 +42,23 @@ extension AffineModel {
     }
 
     public func loss(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double {
+        var total = 0.0
+        forEachOutput(parameters: parameters, data: data) { z, y in
+            total += Double(Self.lossAndSlope(z: z, y: y).loss)
+        }
+        return total / Double(data.examples)
+    }
+
+    /// Calls `body` with the output `z = w.x + b` and the target of every example of `data`.
+    @inline(__always)
+    func forEachOutput(parameters: UnsafeBufferPointer<Float>, data: Dataset, _ body: (Float, Float) -> Void) {
         let d = dimension
         let w = parameters.baseAddress!
         let bias = parameters[d]
-        var total = 0.0
         data.features.withUnsafeBufferPointer { xs in
             data.targets.withUnsafeBufferPointer { ys in
-                for i in 0..<data.examples {
-                    total += Double(Self.lossAndSlope(z: dot(w, xs.baseAddress! + i * d, d) + bias, y: ys[i]).loss)
-                }
+                for i in 0..<data.examples { body(dot(w, xs.baseAddress! + i * d, d) + bias, ys[i]) }
             }
         }
-        return total / Double(data.examples)
     }
 }

@@ -18,17 +18,9 @@ public struct LogisticRegression: AffineModel {
     /// The fraction of examples with `sigmoid(z) > 0.5` (i.e. `z > 0`) equal to their 0/1 label.
     public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? {
         guard data.examples > 0 else { return nil }
-        let d = dimension
-        let w = parameters.baseAddress!
-        let bias = parameters[d]
         var correct = 0
-        data.features.withUnsafeBufferPointer { xs in
-            data.targets.withUnsafeBufferPointer { ys in
-                for i in 0..<data.examples {
-                    let predicted: Float = Self.sigmoid(dot(w, xs.baseAddress! + i * d, d) + bias) > 0.5 ? 1 : 0
-                    if predicted == (ys[i] > 0.5 ? 1 : 0) { correct += 1 }
-                }
-            }
+        forEachOutput(parameters: parameters, data: data) { z, y in
+            if (Self.sigmoid(z) > 0.5) == (y > 0.5) { correct += 1 }
         }
         return Double(correct) / Double(data.examples)
     }
