@@ -39,6 +39,8 @@ extension Coordinator {
             try handleGradient(h, from: try registeredWorker(h))
         case .stats:
             try handleStats(h, from: try registeredWorker(h))
+        case .curvature:
+            try handleCurvature(h, from: try registeredWorker(h))
         case .bye:
             let k = try registeredWorker(h)
             byeReceived[k] = true

@@ -8,7 +8,8 @@ import ZeroMQ
 ///
 /// Single-threaded: one loop polls the socket; libzmq's I/O thread does the transfers.
 public final class Coordinator {
-    let job: JobConfig
+    /// The job (`--lr auto` with `--online-curvature` sets its learning rate before training).
+    var job: JobConfig
     let log = Log(role: "coordinator")
     let runDirectory: RunDirectory
     let model: any Model
@@ -20,7 +21,7 @@ public final class Coordinator {
     /// Indices into `data` of the training examples; nil when nothing is held out (identity).
     let trainIndices: [UInt32]?
     let sharding: Sharding
-    let optimizer: SGD
+    var optimizer: SGD
     let parameterCount: Int
     /// The endpoint actually bound (port 0 resolved to the real port).
     public let endpoint: String
@@ -59,6 +60,13 @@ public final class Coordinator {
     // --normalize: the statistics requested from (sent STATS) and answered by each worker.
     var statsRequested: [Int?]
     var statsReceived: [FeatureStatistics?]
+    // --online-curvature: the presentation each worker was asked about, and its answer.
+    var curvatureRequested: [UInt64?]
+    var curvatureAnswers: [[Float]?]
+    /// The online estimate of lambda_max after the last presentation (nil without the phase).
+    var onlineLambdaMax: Double?
+    /// Whether every worker already has its epoch-0 SHARD (sent before the curvature phase).
+    var initialShardsSent = false
 
     var permutation: [UInt32] = []
     var permutationEpoch = -1
@@ -131,6 +139,8 @@ public final class Coordinator {
         byeReceived = Array(repeating: false, count: n)
         statsRequested = Array(repeating: nil, count: n)
         statsReceived = Array(repeating: nil, count: n)
+        curvatureRequested = Array(repeating: nil, count: n)
+        curvatureAnswers = Array(repeating: nil, count: n)
         let partCount = job.gradientParts(parameterCount: parameterCount)
         parts = partCount
         gradientSlots = (0..<n).map { _ in (0..<partCount).map { _ in ZMQMessage() } }
@@ -155,6 +165,7 @@ public final class Coordinator {
         do {
             try register()
             if finished == nil, job.normalize != .none { try fitNormalization() }
+            if finished == nil, job.onlineCurvature > 0 { try estimateCurvature() }
             if finished == nil { try train() }
         } catch {
             finish(.failed, "\(error)")
@@ -207,18 +218,7 @@ public final class Coordinator {
             statsRequested[k] = hi - lo
             try send(.stats, to: k, count: UInt32(hi - lo), payload: payload)
         }
-        var deadline = monotonicSeconds() + job.workerTimeout
-        while finished == nil && statsReceived.contains(where: { $0 == nil }) {
-            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while fitting the normalization") }
-            if monotonicSeconds() > deadline {
-                let missing = statsReceived.indices.filter { statsReceived[$0] == nil }.map(String.init).joined(separator: ", ")
-                throw CoordinatorError("no STATS answer within \(job.workerTimeout) s from worker(s) \(missing)")
-            }
-            if try poller.waitForInput(timeoutMs: 100) {
-                try drainMessages()
-                deadline = max(deadline, monotonicSeconds() + job.workerTimeout)
-            }
-        }
+        try awaitAnswers("STATS", while: "fitting the normalization") { statsReceived.indices.filter { statsReceived[$0] == nil } }
         guard finished == nil else { return }
         var total = statsReceived[0]!
         for k in 1..<n { total = total + statsReceived[k]! }
@@ -235,6 +235,25 @@ public final class Coordinator {
         log.out("dsgd coordinator: normalization (\(job.normalize.rawValue)) fitted on \(total.count) examples from \(n) workers")
     }
 
+    /// Serves messages until `missing()` (the workers whose answer is still due) is empty, the run
+    /// finishes, or a signal arrives. Throws when no message came for `--worker-timeout` seconds
+    /// while answers were due, naming the silent workers.
+    func awaitAnswers(_ what: String, while doing: String, missing: () -> [Int]) throws {
+        var deadline = monotonicSeconds() + job.workerTimeout
+        while finished == nil {
+            let due = missing()
+            if due.isEmpty { return }
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while \(doing)") }
+            if monotonicSeconds() > deadline {
+                throw CoordinatorError("no \(what) answer within \(job.workerTimeout) s from worker(s) \(due.map(String.init).joined(separator: ", "))")
+            }
+            if try poller.waitForInput(timeoutMs: 100) {
+                try drainMessages()
+                deadline = max(deadline, monotonicSeconds() + job.workerTimeout)
+            }
+        }
+    }
+
     // MARK: Training
 
     func train() throws {
@@ -242,7 +261,7 @@ public final class Coordinator {
         lastUpdateTime = trainingStart
         evaluate(force: true)
         for k in 0..<job.workers {
-            try sendShard(to: k)
+            if !initialShardsSent { try sendShard(to: k) }
             try sendParams(to: k)
         }
         while finished == nil {
@@ -372,6 +391,7 @@ public final class Coordinator {
             summary.roundMsMedian = sorted[sorted.count / 2] * 1e3
             summary.roundMsP90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)] * 1e3
         }
+        summary.onlineLambdaMax = onlineLambdaMax
         if job.mode == .async {
             summary.stalenessMean = totalStaleness.count > 0 ? Double(totalStaleness.sum) / Double(totalStaleness.count) : 0
             summary.stalenessMax = totalStaleness.max

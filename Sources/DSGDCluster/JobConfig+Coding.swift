@@ -6,6 +6,7 @@ extension JobConfig {
         case mode, workers, model, dataset, noopParameters, learningRate, momentum, nesterov, lrAuto, lambdaMax
         case batch, epochs, steps
         case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden, normalize
+        case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -33,9 +34,14 @@ extension JobConfig {
         try c.encode(holdout, forKey: .holdout)
         try c.encode(hidden, forKey: .hidden)
         try c.encode(normalize, forKey: .normalize)
+        try c.encode(layerNorm, forKey: .layerNorm)
+        try c.encode(onlineCurvature, forKey: .onlineCurvature)
+        try c.encode(curvaturePerturbation, forKey: .curvaturePerturbation)
+        try c.encode(curvatureSmoothing, forKey: .curvatureSmoothing)
     }
 
-    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden` and `normalize` take their defaults when absent
+    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm` and the
+    /// `online_curvature` settings take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -62,6 +68,10 @@ extension JobConfig {
         holdout = try c.decodeIfPresent(Double.self, forKey: .holdout) ?? 0
         hidden = try c.decodeIfPresent([Int].self, forKey: .hidden) ?? [64]
         normalize = try c.decodeIfPresent(NormalizationKind.self, forKey: .normalize) ?? .none
+        layerNorm = try c.decodeIfPresent(Bool.self, forKey: .layerNorm) ?? false
+        onlineCurvature = try c.decodeIfPresent(Int.self, forKey: .onlineCurvature) ?? 0
+        curvaturePerturbation = try c.decodeIfPresent(Float.self, forKey: .curvaturePerturbation) ?? 0.01
+        curvatureSmoothing = try c.decodeIfPresent(Float.self, forKey: .curvatureSmoothing) ?? 0.01
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

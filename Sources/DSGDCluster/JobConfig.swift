@@ -49,6 +49,17 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var hidden: [Int] = [64]
     /// Input normalization fitted on the whole training set across shards (`--normalize`).
     public var normalize: NormalizationKind = .none
+    /// `--layer-norm`: layer normalization after every hidden affine layer of `--model mlp`.
+    public var layerNorm: Bool = false
+    /// `--online-curvature N`: before training, N presentations of the online lambda_max estimate
+    /// of LeCun, Simard and Pearlmutter run across the cluster (every worker returns a difference
+    /// quotient on its next minibatch, the coordinator averages them; `OnlineCurvature`). 0: none.
+    /// With `lrAuto` the estimate sets the learning rate (eta_opt = 1 / estimate).
+    public var onlineCurvature: Int = 0
+    /// The perturbation length `a` of the online estimate's difference quotients.
+    public var curvaturePerturbation: Float = 0.01
+    /// The smoothing factor `g` of the online estimate's running average.
+    public var curvatureSmoothing: Float = 0.01
 
     public init() {}
 
@@ -63,10 +74,12 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// This job with `--lr auto` resolved: materialises the data set, computes lambda_max of the
     /// model's Hessian at its initial parameters (`Curvature.analyze`, as `dsgd analyze` does:
     /// exact where dsgd has the dense Hessian, Lanczos otherwise) and sets
-    /// `learningRate = 1 / lambdaMax`. Unchanged unless `lrAuto` is set and `lambdaMax` is nil.
+    /// `learningRate = 1 / lambdaMax`. Unchanged unless `lrAuto` is set and `lambdaMax` is nil, and
+    /// unchanged with `onlineCurvature > 0`: then the coordinator sets the rate from the online
+    /// estimate it runs across the cluster before training.
     /// Throws `JobConfigError` with a one-line message when no positive lambda_max exists.
     public func resolvingAutoLearningRate() throws -> JobConfig {
-        guard lrAuto, lambdaMax == nil else { return self }
+        guard lrAuto, lambdaMax == nil, onlineCurvature == 0 else { return self }
         if model == .noop { throw JobConfigError("--lr auto: --model noop has no curvature (its loss is identically 0); give --lr a number") }
         let data = try dataset.materialize()
         let m = makeModel()
@@ -115,6 +128,15 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if !(momentum.isFinite && momentum >= 0 && momentum < 1) { p.append("--momentum must be in [0, 1) (got \(momentum))") }
         if nesterov, !(momentum > 0) { p.append("--nesterov requires --momentum > 0 (got \(momentum))") }
         if lrAuto, model == .noop { p.append("--lr auto: --model noop has no curvature (its loss is identically 0); give --lr a number") }
+        if onlineCurvature < 0 { p.append("--online-curvature must be 0 (none) or a positive number of presentations (got \(onlineCurvature))") }
+        if onlineCurvature > 0, model == .noop { p.append("--online-curvature: --model noop has no curvature (its loss is identically 0)") }
+        if !(curvaturePerturbation.isFinite && curvaturePerturbation > 0) {
+            p.append("--curvature-perturbation must be a positive finite number (got \(curvaturePerturbation))")
+        }
+        if !(curvatureSmoothing.isFinite && curvatureSmoothing > 0 && curvatureSmoothing <= 1) {
+            p.append("--curvature-smoothing must be in (0, 1] (got \(curvatureSmoothing))")
+        }
+        if layerNorm, model != .mlp { p.append("--layer-norm applies to --model mlp only (got \(model.rawValue))") }
         if batch < 1 { p.append("--batch must be at least 1 (got \(batch))") }
         if let e = epochs, !(e.isFinite && e > 0) { p.append("--epochs must be positive (got \(e))") }
         if let s = steps, s < 1 { p.append("--steps must be at least 1 (got \(s))") }

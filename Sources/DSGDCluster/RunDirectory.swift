@@ -41,6 +41,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var finalTestLoss: Double?
     public var finalTestAccuracy: Double?
     public var finalTrainAccuracy: Double?
+    /// With `--online-curvature N`: the cluster's online estimate of lambda_max after N presentations.
+    public var onlineLambdaMax: Double?
 }
 
 /// `params.json`: the final parameters.
@@ -64,6 +66,7 @@ public final class RunDirectory {
     /// The directory as it was given (relative paths stay relative in messages).
     public let path: String
     private var metrics: FileHandle?
+    private var curvature: FileHandle?
 
     /// Uses (and creates) `path`.
     public init(path: String) throws {
@@ -121,6 +124,16 @@ public final class RunDirectory {
             metrics = try FileHandle(forWritingTo: file)
         }
         try metrics!.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Appends one line to curvature.jsonl (`--online-curvature`; created on first use).
+    public func appendCurvature(_ line: String) throws {
+        if curvature == nil {
+            let file = url.appendingPathComponent("curvature.jsonl")
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+            curvature = try FileHandle(forWritingTo: file)
+        }
+        try curvature!.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// The last point of metrics.jsonl, if any.

@@ -43,6 +43,13 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     /// coordinator -> worker: the fitted normalizer, payload f64 LE `[mean (d), matrix (d*d,
     /// row-major)]`; the worker replaces its data set with the normalized one.
     case normalize = 10
+    /// coordinator -> worker: compute the difference quotient of your next curvature minibatch,
+    /// payload f32 `[parameters (P), direction (P)]` (`count` = P, `step` = presentation,
+    /// `value` = perturbation length a). worker -> coordinator: the answer
+    /// `(grad E_B(w + a u) - grad E_B(w)) / a`, `u = direction / |direction|`, payload f32 (P)
+    /// (`count` = P, `step` = the presentation asked about, `value` = 0).
+    /// Only when the job's `online_curvature` > 0, after the first SHARD and before the first PARAMS.
+    case curvature = 11
 
     /// Whether a message of this type has a payload frame after the header.
     public var hasPayload: Bool {
@@ -160,6 +167,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case wrongLastFlag(worker: UInt32, offset: UInt32)
     case noOutstandingParams(worker: UInt32, step: UInt64)
     case wrongStatsCount(worker: UInt32, got: Double, expected: Int)
+    case unexpectedPresentation(worker: UInt32, got: UInt64, expected: UInt64)
 
     public var description: String {
         switch self {
@@ -185,6 +193,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) sent a gradient for step \(s) but has no parameters outstanding (one gradient per PARAMS)"
         case .wrongStatsCount(let w, let got, let expected):
             return "worker \(w) sent statistics of \(got) examples, but was asked about \(expected)"
+        case .unexpectedPresentation(let w, let got, let expected):
+            return "worker \(w) sent a difference quotient for presentation \(got) but was asked about presentation \(expected)"
         }
     }
 }

@@ -40,6 +40,9 @@ public final class Worker {
     var gradients: ZeroCopyBufferPool?
     var shard: [UInt32] = []
     var cursor = 0
+    /// Next minibatch of the shard for CURVATURE requests (separate from training's `cursor`, so
+    /// the curvature phase does not change the training order).
+    var curvatureCursor = 0
     /// Parameters assembled from PARAMS parts (used when they come in more than one part).
     var parameters: UnsafeMutableBufferPointer<Float>?
     var parametersFilled = 0
@@ -98,6 +101,7 @@ public final class Worker {
         case .stats: try handleStats(h)
         case .normalize: try handleNormalize()
         case .params: try handleParams(h)
+        case .curvature: try handleCurvature(h)
         case .stop:
             log.info("coordinator says stop: \(String(decoding: frames[1].bytes, as: UTF8.self)) (\(steps) minibatches computed)")
             try sendBare(.bye)
@@ -135,6 +139,7 @@ public final class Worker {
             shard.append(v)
         }
         cursor = 0
+        curvatureCursor = 0
     }
 
     /// STATS: answers with the feature statistics (count, sums, products; f64) of the indices asked.
@@ -172,6 +177,33 @@ public final class Worker {
         let values = (0..<(d + d * d)).map { Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
         let normalizer = Normalizer(kind: job.normalize, mean: Array(values[..<d]), matrix: Array(values[d...]))
         data = normalizer.apply(to: current)
+    }
+
+    /// CURVATURE: the difference quotient `(grad E_B(w + a u) - grad E_B(w)) / a` of the next
+    /// `--batch` examples of the shard (wrapping around), `w` and `u`'s direction from the payload
+    /// (f32 `[parameters, direction]`), `a` from the header's value. Analysis, not the training
+    /// loop: this allocates.
+    func handleCurvature(_ h: MessageHeader) throws {
+        guard let job, let model, let data else { throw WorkerError("CURVATURE before WELCOME") }
+        let p = model.parameterCount
+        guard Int(h.count) == p, frames[1].count == 8 * p else {
+            throw WorkerError("CURVATURE for \(h.count) parameters with \(frames[1].count) bytes, expected \(p) and \(8 * p)")
+        }
+        guard shard.count >= job.batch else { throw WorkerError("CURVATURE before a SHARD of at least \(job.batch) examples") }
+        guard h.value.isFinite, h.value > 0 else { throw WorkerError("CURVATURE with perturbation \(h.value), expected a positive number") }
+        let bytes = frames[1].bytes
+        let float = { (i: Int) in Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+        let parameters = (0..<p).map(float), direction = (p..<(2 * p)).map(float)
+        if curvatureCursor + job.batch > shard.count { curvatureCursor = 0 }
+        let batch = Array(shard[curvatureCursor ..< curvatureCursor + job.batch])
+        curvatureCursor += job.batch
+        let quotient = OnlineCurvature.differenceQuotient(model: model, parameters: parameters, data: data, batch: batch,
+                                                          direction: direction, perturbation: h.value)
+        let out = MessageHeader(type: .curvature, workerID: UInt32(options.id), count: UInt32(p), step: h.step,
+                                payloadLength: UInt32(4 * p))
+        out.encode(into: header)
+        try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+        try quotient.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
     }
 
     /// One PARAMS part. A single part covering everything is used in place (no copy); several

@@ -56,7 +56,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Parameter count of the noop model.")
     var parameters: Int?
 
-    @Option(parsing: .unconditional, help: "Learning rate, or auto: eta_opt = 1/lambda_max of the model's Hessian at its initial parameters (see `dsgd analyze`).")
+    @Option(parsing: .unconditional, help: "Learning rate, or auto: eta_opt = 1/lambda_max of the model's Hessian at its initial parameters (see `dsgd analyze`; with --online-curvature, the cluster's online estimate).")
     var lr: LearningRateChoice = .value(0.5)
 
     @Option(parsing: .unconditional, help: "Examples per minibatch, per worker.")
@@ -101,6 +101,15 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Input normalization: none, standardize (zero mean, unit variance per feature) or whiten (identity covariance), fitted on the whole training set across shards.")
     var normalize: NormalizationKind = .none
 
+    @Option(parsing: .unconditional, help: "Before training, run this many presentations of the online lambda_max estimate (LeCun, Simard, Pearlmutter 1993) across the cluster: each worker returns a difference quotient on its next minibatch, the coordinator averages them. With --lr auto the estimate sets the learning rate. 0: off.")
+    var onlineCurvature: Int = 0
+
+    @Option(parsing: .unconditional, help: "--online-curvature: perturbation length a of the difference quotients.")
+    var curvaturePerturbation: Float = JobConfig().curvaturePerturbation
+
+    @Option(parsing: .unconditional, help: "--online-curvature: smoothing factor g of the running average, in (0, 1].")
+    var curvatureSmoothing: Float = JobConfig().curvatureSmoothing
+
     /// The resolved job.
     var job: JobConfig {
         var j = JobConfig()
@@ -129,6 +138,9 @@ struct TrainingOptions: ParsableArguments {
         j.holdout = holdout
         j.hidden = hidden
         j.normalize = normalize
+        j.onlineCurvature = onlineCurvature
+        j.curvaturePerturbation = curvaturePerturbation
+        j.curvatureSmoothing = curvatureSmoothing
         return j
     }
 
@@ -138,9 +150,10 @@ struct TrainingOptions: ParsableArguments {
         try Self.resolvingAutoLearningRate(job)
     }
 
-    /// `job` with `--lr auto` evaluated, announcing the chosen rate; unchanged otherwise.
+    /// `job` with `--lr auto` evaluated, announcing the chosen rate; unchanged otherwise, and with
+    /// `--online-curvature` (the coordinator sets the rate from the cluster's online estimate).
     static func resolvingAutoLearningRate(_ job: JobConfig) throws -> JobConfig {
-        guard job.lrAuto, job.lambdaMax == nil else { return job }
+        guard job.lrAuto, job.lambdaMax == nil, job.onlineCurvature == 0 else { return job }
         let resolved: JobConfig
         do { resolved = try job.resolvingAutoLearningRate() } catch let e as JobConfigError {
             throw ValidationError(e.description)

@@ -166,3 +166,49 @@ final class NormalizeJobConfigTests: XCTestCase {
         XCTAssertEqual(old, JobConfig())
     }
 }
+
+/// `--online-curvature` and `--layer-norm` in the job configuration.
+final class CurvatureJobConfigTests: XCTestCase {
+    func testFieldsRoundTripAreWrittenAndDefaultWhenAbsent() throws {
+        var j = JobConfig()
+        j.onlineCurvature = 500
+        j.curvaturePerturbation = 0.02
+        j.curvatureSmoothing = 0.05
+        XCTAssertEqual(try JobConfig.fromJSON(j.jsonData()), j)
+        let json = String(decoding: try JobConfig().jsonData(), as: UTF8.self)
+        for key in ["\"online_curvature\" : 0", "\"curvature_perturbation\" : 0.01", "\"curvature_smoothing\" : 0.01", "\"layer_norm\" : false"] {
+            XCTAssertTrue(json.contains(key), "\(key) in \(json)")
+        }
+        var o = try JSONSerialization.jsonObject(with: JobConfig().jsonData()) as! [String: Any]
+        for key in ["online_curvature", "curvature_perturbation", "curvature_smoothing", "layer_norm"] { o[key] = nil }
+        XCTAssertEqual(try JobConfig.fromJSON(JSONSerialization.data(withJSONObject: o)), JobConfig())
+    }
+
+    func testBadValuesAreNamed() {
+        var j = JobConfig()
+        j.onlineCurvature = -1
+        XCTAssertEqual(j.problems(), ["--online-curvature must be 0 (none) or a positive number of presentations (got -1)"])
+        j = JobConfig()
+        j.curvaturePerturbation = 0
+        XCTAssertEqual(j.problems(), ["--curvature-perturbation must be a positive finite number (got 0.0)"])
+        j = JobConfig()
+        j.curvatureSmoothing = 1.5
+        XCTAssertEqual(j.problems(), ["--curvature-smoothing must be in (0, 1] (got 1.5)"])
+        j = JobConfig()
+        j.layerNorm = true
+        XCTAssertEqual(j.problems(), ["--layer-norm applies to --model mlp only (got logistic)"])
+        j = JobConfig()
+        j.model = .noop
+        j.noopParameters = 10
+        j.onlineCurvature = 5
+        XCTAssertEqual(j.problems(), ["--online-curvature: --model noop has no curvature (its loss is identically 0)"])
+    }
+
+    /// With `--online-curvature`, `--lr auto` is left to the coordinator (it uses the cluster's estimate).
+    func testAutoLearningRateWaitsForTheOnlineEstimate() throws {
+        var j = JobConfig()
+        j.lrAuto = true
+        j.onlineCurvature = 10
+        XCTAssertEqual(try j.resolvingAutoLearningRate(), j)
+    }
+}

@@ -137,4 +137,59 @@ final class BadInputTests: ClusterTestCase {
         XCTAssertNotEqual(coordinator.wait(timeout: 30), 0)
         XCTAssertEqual(try summary(out).rejectedMessages, 3)
     }
+    /// --online-curvature: a raw peer registers as the only worker and answers CURVATURE badly
+    /// (wrong size, wrong presentation, unasked): each is rejected with ERROR; a good answer brings
+    /// the next request; a non-finite quotient fails the run with a clear message.
+    func testCoordinatorChecksCurvatureAnswers() throws {
+        let endpoint = "ipc://\(path("c.ipc"))"
+        let out = path("curvature")
+        let coordinator = try start(["coordinator", "--bind", endpoint, "--workers", "1", "--model", "linear",
+                                     "--examples", "64", "--features", "3", "--batch", "4", "--online-curvature", "5",
+                                     "--steps", "30", "--worker-timeout", "5", "--out", out], name: "coordinator")
+        XCTAssertNotNil(waitForLine(coordinator, containing: "listening on "))
+        let context = try ZMQContext()
+        let peer = try ZMQSocket(context, .dealer)
+        try peer.connect(endpoint)
+        let poller = ZMQPoller([peer])
+        let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+        func send(_ frames: [[UInt8]]) throws {
+            for (i, f) in frames.enumerated() { try f.withUnsafeBytes { try peer.send(bytes: $0, more: i < frames.count - 1) } }
+        }
+        func receive() throws -> MessageHeader {
+            XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000))
+            XCTAssertEqual(try peer.receiveMultipart(into: reply), 2)
+            return try MessageHeader.decode(reply[0].bytes)
+        }
+        func answer(step: UInt64, values: [Float]) -> [[UInt8]] {
+            let payload = values.flatMap { x in withUnsafeBytes(of: x.bitPattern.littleEndian) { Array($0) } }
+            return [MessageHeader(type: .curvature, workerID: 0, count: 4, step: step, payloadLength: UInt32(payload.count)).bytes, payload]
+        }
+        try send([MessageHeader(type: .hello, workerID: 0).bytes])
+        XCTAssertEqual(try receive().type, .welcome)
+        XCTAssertEqual(try receive().type, .shard, "the shard comes before the first CURVATURE request")
+        let first = try receive()
+        XCTAssertEqual(first.type, .curvature)
+        XCTAssertEqual(first.count, 4, "3 weights and a bias")
+        XCTAssertEqual(first.step, 0)
+        XCTAssertEqual(Int(first.payloadLength), 8 * 4, "parameters and direction")
+        XCTAssertEqual(first.value, 0.01, "the perturbation length")
+        let rejected = [(answer(step: 0, values: [1]), "curvature payload has 4 bytes, expected 16"),
+                        (answer(step: 3, values: [1, 0, 0, 0]), "difference quotient for presentation 3 but was asked about presentation 0")]
+        for (frames, text) in rejected {
+            try send(frames)
+            XCTAssertEqual(try receive().type, .error)
+            XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains(text), String(decoding: reply[1].bytes, as: UTF8.self))
+        }
+        try send(answer(step: 0, values: [1, 0, 0, 0]))
+        let second = try receive()
+        XCTAssertEqual(second.type, .curvature)
+        XCTAssertEqual(second.step, 1)
+        try send(answer(step: 1, values: [.nan, 0, 0, 0]))
+        XCTAssertNotEqual(coordinator.wait(timeout: 30), 0)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .failed)
+        XCTAssertEqual(s.rejectedMessages, 2)
+        XCTAssertTrue(s.error?.contains("worker 0 returned a non-finite difference quotient at presentation 2") == true, s.error ?? "no error")
+        peer.close()
+    }
 }
