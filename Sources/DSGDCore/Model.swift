@@ -57,15 +57,18 @@ extension ModelKind {
     /// Builds the model for inputs of `inputDimension` features; `noop` takes `parameters` instead,
     /// `softmax` also takes `classes` (ignored by the others), and `deepLinear111` always has one
     /// input (`inputDimension` must be 1 for the data it is given); `mlp` has hidden layers of
-    /// widths `hidden`.
-    public func make(inputDimension: Int, parameters: Int? = nil, classes: Int = 2, hidden: [Int] = [64]) -> any Model {
+    /// widths `hidden`, each layer-normalized before its ReLU when `layerNorm` is set (ignored by
+    /// the other models).
+    public func make(
+        inputDimension: Int, parameters: Int? = nil, classes: Int = 2, hidden: [Int] = [64], layerNorm: Bool = false
+    ) -> any Model {
         switch self {
         case .linear: return LinearRegression(dimension: inputDimension)
         case .logistic: return LogisticRegression(dimension: inputDimension)
         case .noop: return NoopModel(parameterCount: parameters ?? inputDimension)
         case .softmax: return SoftmaxRegression(dimension: inputDimension, classes: classes)
         case .deepLinear111: return DeepLinear111()
-        case .mlp: return MLP(inputDimension: inputDimension, hidden: hidden, classes: classes)
+        case .mlp: return MLP(inputDimension: inputDimension, hidden: hidden, classes: classes, layerNorm: layerNorm)
         }
     }
 }
