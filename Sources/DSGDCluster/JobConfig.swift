@@ -65,7 +65,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
 
     /// The model this job trains.
     public func makeModel() -> any Model {
-        model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2, hidden: hidden)
+        model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2, hidden: hidden,
+                   layerNorm: layerNorm)
     }
 
     /// The optimizer this job's coordinator applies.

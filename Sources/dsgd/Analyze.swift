@@ -47,12 +47,22 @@ extension DSGD {
         @Option(help: "Normalize the inputs first: none, standardize (zero mean, unit variance) or whiten (identity covariance), fitted on the whole data set.")
         var normalize: NormalizationKind = .none
 
+        @Option(parsing: .upToNextOption, help: "Hidden layer widths of --model mlp.")
+        var hidden: [Int] = [64]
+
+        @Flag(help: "Layer normalization in the hidden layers of --model mlp.")
+        var layerNorm = false
+
         @Flag(help: "Print one JSON object instead of a table.")
         var json = false
 
         func validate() throws {
             if model == .noop { throw ValidationError("--model noop has no curvature (its loss is identically 0)") }
             if presentations < 0 { throw ValidationError("--presentations must be at least 0 (got \(presentations))") }
+            if hidden.isEmpty || hidden.contains(where: { $0 < 1 }) {
+                throw ValidationError("--hidden widths must be at least 1 (got \(hidden.map(String.init).joined(separator: " ")))")
+            }
+            if layerNorm, model != .mlp { throw ValidationError("--layer-norm applies to --model mlp only (got \(model.rawValue))") }
         }
 
         func run() throws {
@@ -72,7 +82,7 @@ extension DSGD {
                 dataset = Normalizer(normalize, statistics: FeatureStatistics(of: dataset)).apply(to: dataset)
             }
             let classes = try checkCompatible(dataset)
-            let m = model.make(inputDimension: dataset.dimension, classes: classes)
+            let m = model.make(inputDimension: dataset.dimension, classes: classes, hidden: hidden, layerNorm: layerNorm)
             let w = m.initialParameters()
             let report = Curvature.analyze(model: m, parameters: w, data: dataset, seed: seed, method: method)
             var online = OnlineCurvature(parameterCount: m.parameterCount, seed: seed)

@@ -101,6 +101,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Input normalization: none, standardize (zero mean, unit variance per feature) or whiten (identity covariance), fitted on the whole training set across shards.")
     var normalize: NormalizationKind = .none
 
+    @Flag(help: "Layer normalization after every hidden affine layer of --model mlp (learned gain and bias per unit).")
+    var layerNorm = false
+
     @Option(parsing: .unconditional, help: "Before training, run this many presentations of the online lambda_max estimate (LeCun, Simard, Pearlmutter 1993) across the cluster: each worker returns a difference quotient on its next minibatch, the coordinator averages them. With --lr auto the estimate sets the learning rate. 0: off.")
     var onlineCurvature: Int = 0
 
@@ -138,6 +141,7 @@ struct TrainingOptions: ParsableArguments {
         j.holdout = holdout
         j.hidden = hidden
         j.normalize = normalize
+        j.layerNorm = layerNorm
         j.onlineCurvature = onlineCurvature
         j.curvaturePerturbation = curvaturePerturbation
         j.curvatureSmoothing = curvatureSmoothing

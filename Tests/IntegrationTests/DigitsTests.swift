@@ -31,6 +31,35 @@ final class DigitsTests: ClusterTestCase {
         XCTAssertTrue(config.contains("\"holdout\" : 0.2"), config)
     }
 
+    /// `--layer-norm`: the layer-normalized MLP trains through the cluster (gamma and beta travel
+    /// with the other parameters) and generalises as well.
+    func testLayerNormalizedMLPOnDigitsReachesNinetyFivePercent() throws {
+        let out = path("digits-ln")
+        let r = try run(["run", "--model", "mlp", "--layer-norm", "--dataset", "digits", "--hidden", "64", "--holdout", "0.2",
+                         "--workers", "4", "--mode", "sync", "--batch", "16", "--lr", "0.02", "--momentum", "0.9", "--epochs", "10",
+                         "--quiet", "--out", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .completed)
+        let accuracy = try XCTUnwrap(s.finalTestAccuracy)
+        print("digits MLP with layer normalization: final test accuracy \(accuracy)")
+        XCTAssertGreaterThanOrEqual(accuracy, 0.95)
+        let p = try params(out)
+        XCTAssertEqual(p.shapes.map(\.name), ["W1", "b1", "gamma1", "beta1", "W2", "b2"])
+        XCTAssertEqual(p.values.count, 64 * 64 + 64 + 64 + 64 + 10 * 64 + 10)
+        // gamma moved away from its initial 1s: the normalization's gain was trained.
+        let gamma = p.values[(64 * 64 + 64)..<(64 * 64 + 128)]
+        XCTAssertGreaterThan(gamma.map { abs($0 - 1) }.max()!, 1e-3)
+        let file = try JSONCoding.decoder().decode(ConfigFile.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/config.json")))
+        XCTAssertTrue(file.job.layerNorm)
+    }
+
+    func testLayerNormIsForTheMLPOnly() throws {
+        let r = try run(["run", "--model", "logistic", "--layer-norm", "--out", path("ln-logistic")])
+        XCTAssertNotEqual(r.code, 0)
+        XCTAssertTrue(r.stderr.contains("--layer-norm applies to --model mlp only (got logistic)"), r.stderr)
+    }
+
     func testHoldoutZeroTrainsExactlyAsWithoutIt() throws {
         let args = ["run", "--workers", "3", "--steps", "60", "--seed", "4", "--quiet"]
         let a = path("plain"), b = path("zero"), c = path("held")
