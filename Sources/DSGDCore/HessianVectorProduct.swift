@@ -11,7 +11,7 @@ import Darwin
 /// - `LinearRegression` (exact): `E = 1/(2P) sum (y - w.x~)^2`, `x~ = [x; 1]`, so
 ///   `H v = (1/P) sum x~ (x~ . v)`, independent of the parameters.
 /// - `LogisticRegression` (exact): `H v = (1/P) sum s_i (1 - s_i) x~_i (x~_i . v)`, `s_i = sigmoid(w.x~_i)`.
-/// - every other model (softmax, deep-linear-111): central differences of the full-data gradient,
+/// - every other model (softmax, mlp, deep-linear-111): central differences of the full-data gradient,
 ///   `(g(w + e v) - g(w - e v)) / (2e)`, in the model's own float32 arithmetic (error O(e^2) from
 ///   the third derivative plus the float32 rounding of the gradients divided by `e`; see
 ///   `differenceStep`).
