@@ -1,3 +1,5 @@
+import DSGDKernels
+
 /// Linear regression with quadratic loss.
 ///
 /// Parameters: `[w_0 ... w_{d-1}, b]`. Prediction `z = w.x + b`.
@@ -9,6 +11,8 @@ public struct LinearRegression: AffineModel {
     public init(dimension: Int) { self.dimension = dimension }
 
     public var kind: ModelKind { .linear }
+
+    static var kernelLoss: AffineKernels.Loss { .squared }
 
     @inline(__always)
     static func lossAndSlope(z: Float, y: Float) -> (loss: Float, slope: Float) {

@@ -1,0 +1,277 @@
+import DSGDCore
+import DSGDKernels
+import Foundation
+import XCTest
+
+/// The vectorised elementary functions (`VectorMath`) against float64 `Foundation` references over
+/// dense grids including the extremes and IEEE specials, and the fused minibatch loss and gradient
+/// of the affine models (`AffineKernels`, through `LogisticRegression` and `LinearRegression`)
+/// against a straightforward float64 implementation.
+///
+/// Tolerances, in units in the last place of the float64 reference rounded to float (for subnormal
+/// results the ulp is the smallest subnormal, 2^-149):
+/// - `exp`, `log1p`: 2 ulps (measured: 0.98 and 1.18);
+/// - `sigmoid`, the logistic loss, and its slope for labels 0 and 1: 3 ulps (measured: 2.25, 1.53
+///   and 2.33). For fractional labels the slope `sigmoid(z) - y` cancels near `sigmoid(z) = y`;
+///   there its absolute error is at most 1.2e-7 (one float ulp of 1; measured 8.9e-8).
+/// - The fused minibatch: mean loss within 1e-6 relative; each gradient entry within
+///   `2e-6 * (1/B) sum_i |s_i x_ij| + 1e-9` of the float64 value (the float32 sums of `B` terms
+///   and of the `d` products inside each `z`).
+final class AffineKernelTests: XCTestCase {
+    // MARK: - Helpers
+
+    /// `|f - ref|` in ulps of `Float(ref)`; NaN matches only NaN, infinities only themselves.
+    func ulpError(_ f: Float, _ ref: Double) -> Double {
+        if ref.isNaN { return f.isNaN ? 0 : .infinity }
+        let rounded = Float(ref)
+        if rounded.isInfinite { return f == rounded ? 0 : .infinity }
+        if !f.isFinite { return .infinity }
+        let ulp = rounded == 0 ? Float.leastNonzeroMagnitude : rounded.ulp
+        return abs(Double(f) - ref) / Double(ulp)
+    }
+
+    /// `f` applied to `xs` eight at a time (the last vector padded with zeros).
+    func lanes(_ xs: [Float], _ f: (SIMD8<Float>) -> SIMD8<Float>) -> [Float] {
+        var out: [Float] = []
+        var i = 0
+        while i < xs.count {
+            var v = SIMD8<Float>()
+            for k in 0..<8 where i + k < xs.count { v[k] = xs[i + k] }
+            let r = f(v)
+            for k in 0..<8 where i + k < xs.count { out.append(r[k]) }
+            i += 8
+        }
+        return out
+    }
+
+    /// `from`, `from + step`, ... up to `to`.
+    func grid(_ from: Double, _ to: Double, _ step: Double) -> [Float] {
+        stride(from: from, through: to, by: step).map { Float($0) }
+    }
+
+    /// `±m` for m in [1e-38, 1) on a geometric grid, with the smallest subnormals.
+    var tinyValues: [Float] {
+        var out: [Float] = [Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, Float(bitPattern: 2), Float(bitPattern: 0x0000_1234),
+                            -Float(bitPattern: 0x007F_FFFF), Float.leastNormalMagnitude]
+        var t: Float = 1e-38
+        while t < 1 {
+            out += [t, -t]
+            t *= 1.05
+        }
+        return out
+    }
+
+    let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, -.nan, .signalingNaN]
+
+    /// Checks `f` against `reference` at every `x`, within `ulps`.
+    func check(_ name: String, _ xs: [Float], _ f: (SIMD8<Float>) -> SIMD8<Float>, _ reference: (Double) -> Double,
+               ulps: Double, file: StaticString = #filePath, line: UInt = #line) {
+        var worst = 0.0, worstAt: Float = 0
+        for (x, value) in zip(xs, lanes(xs, f)) {
+            let e = ulpError(value, reference(Double(x)))
+            if !(e <= worst) { worst = e; worstAt = x }
+        }
+        XCTAssertLessThanOrEqual(worst, ulps, "\(name): worst error \(worst) ulps at x = \(worstAt)", file: file, line: line)
+    }
+
+    // MARK: - Elementary functions
+
+    func testExp() {
+        // Underflow to 0 below -103.98, subnormal results below -87.34, overflow above 88.72.
+        let xs = grid(-200, 200, 0.0023) + tinyValues + specials
+            + [88.72, 88.7228, 88.73, 89, -87.33, -87.34, -103.97, -103.98, -110, -1e30, 1e30]
+        check("exp", xs, VectorMath.exp, Foundation.exp, ulps: 2)
+        XCTAssertEqual(lanes([-.infinity], VectorMath.exp), [0])
+        XCTAssertEqual(lanes([.infinity], VectorMath.exp), [.infinity])
+        XCTAssertTrue(lanes([.nan], VectorMath.exp)[0].isNaN)
+    }
+
+    func testLog1p() {
+        var xs = grid(-0.99999, 10, 0.0003) + tinyValues + specials
+        var t: Float = 10
+        while t < 1e38 {
+            xs.append(t)
+            t *= 1.01
+        }
+        // Around the reduction boundaries u = sqrt(1/2), sqrt 2, 2 sqrt 2 and near -1.
+        xs += [-0.99999994, -0.9999, -0.5, -0.29289323, -0.29289320, 0.41421354, 0.41421357, 1.8284271, 1.8284273,
+               Float.greatestFiniteMagnitude, -1, -1.0000001, -2, -1e30]
+        check("log1p", xs, VectorMath.log1p, Foundation.log1p, ulps: 2)
+        XCTAssertEqual(lanes([-1], VectorMath.log1p), [-.infinity])
+        XCTAssertEqual(lanes([.infinity], VectorMath.log1p), [.infinity])
+        XCTAssertTrue(lanes([-2], VectorMath.log1p)[0].isNaN)
+        XCTAssertTrue(lanes([-.infinity], VectorMath.log1p)[0].isNaN)
+        XCTAssertTrue(lanes([.nan], VectorMath.log1p)[0].isNaN)
+        XCTAssertEqual(lanes([1e-30], VectorMath.log1p), [1e-30])
+    }
+
+    /// float64 logistic function, without cancellation on either side.
+    func sigmoid(_ z: Double) -> Double { z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z)) }
+
+    /// Logits: dense over [-200, 200], tiny, the specials.
+    var logits: [Float] { grid(-200, 200, 0.0037) + tinyValues + specials + [-1e30, 1e30, 87.5, -87.5, 103.9, -103.9, 120, -120] }
+
+    func testSigmoid() {
+        check("sigmoid", logits, VectorMath.sigmoid, sigmoid, ulps: 3)
+        XCTAssertEqual(lanes([.infinity, -.infinity, 0], VectorMath.sigmoid), [1, 0, 0.5])
+    }
+
+    /// The float64 logistic loss `log(1 + e^z) - y z` and slope `sigmoid(z) - y`, with their limits
+    /// at infinite `z`.
+    func logisticReference(z: Double, y: Double) -> (loss: Double, slope: Double) {
+        if z.isNaN { return (.nan, .nan) }
+        if z == .infinity { return (y == 1 ? 0 : (1 - y) * .infinity, 1 - y) }
+        if z == -.infinity { return (y == 0 ? 0 : y * .infinity, -y) }
+        let loss = max(z, 0) - y * z + Foundation.log1p(Foundation.exp(-abs(z)))
+        let slope = y <= 0.5 ? sigmoid(z) - y : (1 - y) - sigmoid(-z)
+        return (loss, slope)
+    }
+
+    func testLogisticLossAndSlope() {
+        let zs = logits
+        for y: Float in [0, 1, 0.25, 0.5, 0.75] {
+            var worstLoss = 0.0, worstSlope = 0.0, worstSlopeAbsolute = 0.0
+            var i = 0
+            while i < zs.count {
+                var z = SIMD8<Float>()
+                for k in 0..<8 where i + k < zs.count { z[k] = zs[i + k] }
+                let (loss, slope) = VectorMath.logisticLossAndSlope(z: z, y: SIMD8(repeating: y))
+                for k in 0..<8 where i + k < zs.count {
+                    let reference = logisticReference(z: Double(z[k]), y: Double(y))
+                    let el = ulpError(loss[k], reference.loss), es = ulpError(slope[k], reference.slope)
+                    if !(el <= worstLoss) { worstLoss = el }
+                    if !(es <= worstSlope) { worstSlope = es }
+                    if reference.slope.isNaN {
+                        XCTAssertTrue(slope[k].isNaN, "NaN z must give a NaN slope")
+                    } else {
+                        let ea = abs(Double(slope[k]) - reference.slope)
+                        if !(ea <= worstSlopeAbsolute) { worstSlopeAbsolute = ea }
+                    }
+                }
+                i += 8
+            }
+            XCTAssertLessThanOrEqual(worstLoss, 3, "loss, y = \(y)")
+            if y == 0 || y == 1 { XCTAssertLessThanOrEqual(worstSlope, 3, "slope, y = \(y)") }
+            XCTAssertLessThanOrEqual(worstSlopeAbsolute, 1.2e-7, "slope, y = \(y)")
+        }
+        // The limits, exactly: no inf - inf.
+        let z = SIMD8<Float>(.infinity, .infinity, -.infinity, -.infinity, .nan, .nan, 100, -100)
+        let y = SIMD8<Float>(1, 0, 0, 1, 0, 1, 0, 0)
+        let (loss, slope) = VectorMath.logisticLossAndSlope(z: z, y: y)
+        XCTAssertEqual([loss[0], loss[1], loss[2], loss[3]], [0, .infinity, 0, .infinity])
+        XCTAssertEqual([slope[0], slope[1], slope[2], slope[3]], [0, 1, 0, -1])
+        XCTAssertTrue(loss[4].isNaN && loss[5].isNaN && slope[4].isNaN && slope[5].isNaN)
+        XCTAssertEqual(loss[6], 100)
+        XCTAssertEqual(Double(loss[7]), Foundation.exp(-100.0), accuracy: Double(Float.leastNonzeroMagnitude))   // subnormal
+    }
+
+    // MARK: - The fused minibatch loss and gradient
+
+    /// A random data set (features in [-1, 1), targets 0/1 for the logistic loss, else in [-2, 2)).
+    func randomData(examples: Int, dimension: Int, logistic: Bool, seed: UInt64) -> Dataset {
+        var rng = SplitMix64(seed: seed)
+        let x = (0..<(examples * dimension)).map { _ in Float(2 * rng.nextUnit() - 1) }
+        let y = (0..<examples).map { _ in logistic ? Float(rng.next() % 2) : Float(4 * rng.nextUnit() - 2) }
+        return Dataset(examples: examples, dimension: dimension, features: x, targets: y)
+    }
+
+    /// The float64 mean loss and gradient over `batch`, and per gradient entry the scale
+    /// `(1/B) sum_i |s_i x_ij|` its rounding error is measured against.
+    func reference(logistic: Bool, parameters w: [Float], data: Dataset, batch: [UInt32]) -> (loss: Double, gradient: [Double], scale: [Double]) {
+        let d = data.dimension
+        var loss = 0.0
+        var g = [Double](repeating: 0, count: d + 1), scale = [Double](repeating: 0, count: d + 1)
+        for i in batch.map(Int.init) {
+            var z = Double(w[d])
+            for j in 0..<d { z += Double(w[j]) * Double(data.features[i * d + j]) }
+            let y = Double(data.targets[i])
+            let (l, s): (Double, Double) = logistic ? logisticReference(z: z, y: y) : (0.5 * (z - y) * (z - y), z - y)
+            loss += l
+            for j in 0..<d {
+                g[j] += s * Double(data.features[i * d + j])
+                scale[j] += abs(s * Double(data.features[i * d + j]))
+            }
+            g[d] += s
+            scale[d] += abs(s)
+        }
+        let b = Double(batch.count)
+        return (loss / b, g.map { $0 / b }, scale.map { $0 / b })
+    }
+
+    /// Checks one case; returns the worst gradient error as a fraction of its tolerance.
+    @discardableResult
+    func checkFused(logistic: Bool, dimension d: Int, batchSize: Int, weightScale: Float, seed: UInt64,
+                    file: StaticString = #filePath, line: UInt = #line) -> Double {
+        let examples = 1500
+        let data = randomData(examples: examples, dimension: d, logistic: logistic, seed: seed)
+        var rng = SplitMix64(seed: seed &+ 1)
+        let w = (0...d).map { _ in weightScale * Float(2 * rng.nextUnit() - 1) }
+        // Random, non-consecutive rows, repeats allowed.
+        let batch = (0..<batchSize).map { _ in UInt32(rng.next() % UInt64(examples)) }
+        let model: any Model = logistic ? LogisticRegression(dimension: d) : LinearRegression(dimension: d)
+        let (loss, g) = model.lossAndGradient(parameters: w, data: data, batch: batch)
+        let ref = reference(logistic: logistic, parameters: w, data: data, batch: batch)
+        let label = "\(logistic ? "logistic" : "linear") d=\(d) B=\(batchSize) |w|<=\(weightScale)"
+        XCTAssertEqual(loss, ref.loss, accuracy: 1e-6 * abs(ref.loss) + 1e-12, "loss, \(label)", file: file, line: line)
+        XCTAssertEqual(g.count, d + 1, file: file, line: line)
+        var worst = 0.0
+        for j in 0...d {
+            let e = abs(Double(g[j]) - ref.gradient[j]) / (2e-6 * ref.scale[j] + 1e-9)
+            worst = max(worst, e.isNaN ? .infinity : e)
+        }
+        XCTAssertLessThanOrEqual(worst, 1, "gradient, \(label): worst error \(worst) of the tolerance", file: file, line: line)
+        return worst
+    }
+
+    func testFusedMinibatchMatchesFloat64() {
+        var worst = 0.0
+        for logistic in [true, false] {
+            for d in [1, 7, 8, 9, 16, 100, 131] {
+                for batchSize in [1, 5, 64, 1024] {
+                    worst = max(worst, checkFused(logistic: logistic, dimension: d, batchSize: batchSize, weightScale: 0.5,
+                                                  seed: UInt64(d * 10_000 + batchSize * 2 + (logistic ? 1 : 0))))
+                }
+            }
+        }
+        print("AffineKernelTests: fused minibatch, worst gradient error \(worst) of the tolerance")
+    }
+
+    /// Weights large enough that most logits are in the tails (|z| up to ~100 and beyond).
+    func testFusedMinibatchWithLargeLogits() {
+        for d in [7, 100] {
+            for batchSize in [5, 64] {
+                checkFused(logistic: true, dimension: d, batchSize: batchSize, weightScale: 30, seed: UInt64(d + batchSize))
+            }
+        }
+    }
+
+    /// A NaN parameter gives a NaN loss (dsgd's divergence check must fire); an infinite logit on
+    /// the right side of its label gives loss 0 and a zero gradient, on the wrong side loss +inf.
+    func testFusedSpecialValues() {
+        let data = Dataset(examples: 3, dimension: 1, features: [1, 1, -1], targets: [1, 0, 0])
+        let model = LogisticRegression(dimension: 1)
+        XCTAssertTrue(model.lossAndGradient(parameters: [.nan, 0], data: data, batch: [0, 1, 2]).loss.isNaN)
+        XCTAssertTrue(model.loss(parameters: [.nan, 0], data: data).isNaN)
+        let right = model.lossAndGradient(parameters: [.infinity, 0], data: data, batch: [0, 2])
+        XCTAssertEqual(right.loss, 0)
+        XCTAssertEqual(right.gradient, [0, 0])
+        XCTAssertEqual(model.lossAndGradient(parameters: [.infinity, 0], data: data, batch: [1]).loss, .infinity)
+    }
+
+    /// `meanLoss` (the full-set loss) equals the minibatch loss over all rows in order, and the
+    /// models' `loss` uses it.
+    func testMeanLossEqualsFullBatchLoss() {
+        for d in [3, 8, 100] {
+            for examples in [1, 13, 64] {
+                let data = randomData(examples: examples, dimension: d, logistic: true, seed: UInt64(d * examples))
+                var rng = SplitMix64(seed: 9)
+                let w = (0...d).map { _ in Float(rng.nextUnit() - 0.5) }
+                let all = (0..<UInt32(examples)).map { $0 }
+                for model in [LogisticRegression(dimension: d) as any Model, LinearRegression(dimension: d)] {
+                    let full = model.loss(parameters: w, data: data)
+                    XCTAssertEqual(full, model.lossAndGradient(parameters: w, data: data, batch: all).loss, accuracy: 1e-12 * abs(full))
+                }
+            }
+        }
+    }
+}
