@@ -21,10 +21,10 @@
 /// `d < 8` takes a scalar path. Losses are summed in float64.
 ///
 /// Two things keep the core busy while rows stream in from memory: the rows two blocks ahead are
-/// prefetched (`prefetcht0` for every cache line they touch; the index list says which, so shuffled
-/// batches are prefetched as well as consecutive ones), and the loop is software-pipelined (the
-/// next block's forward pass is issued before this block's backward pass, so it runs during the
-/// loss's chain of dependent operations). At d = 100 a row is 400 bytes: one core streams about
+/// prefetched (`prefetcht0` for every cache line they touch, one row per column chunk of the forward
+/// pass; the index list says which rows, so shuffled batches are prefetched as well as consecutive
+/// ones), and the loop is software-pipelined (the next block's forward pass is issued before this
+/// block's backward pass, so it runs during the loss's chain of dependent operations). At d = 100 a row is 400 bytes: one core streams about
 /// 9-10 GB/s from DRAM here, so about 23-25 M rows/s is the ceiling for data that is not in cache;
 /// the kernel reaches 20-24 M rows/s on 80 MB of rows, and about 40 M rows/s on rows in L2.
 ///
@@ -157,7 +157,7 @@ public enum AffineKernels {
         var start = 0
         var block = Block(index, 0, n, x, y, d)
         // Forward: z = w.x + b.
-        var z = outputs(w, d, block.rows, tail) + bias
+        var z = outputs(w, d, block.rows, tail, { _ in }) + bias
         while true {
             // Loss l(z, y) and slope s = dl/dz of the eight rows (padding rows: 0 and 0).
             var (l, s) = L.lossAndSlope(z: z, y: block.targets)
@@ -168,21 +168,21 @@ public enum AffineKernels {
             }
             lossSum += SIMD4<Double>(l.lowHalf) + SIMD4<Double>(l.highHalf)
             slopeSum += s
-            // Ask for the rows `prefetchDistance` blocks ahead, so that they are in cache by the
-            // time they are needed (the indices are known: any order of rows works).
-            let ahead = start + 8 * prefetchDistance
-            if ahead < n {
-                for k in ahead..<min(ahead + 8, n) { prefetch(UnsafeRawPointer(x + index(k) &* d), bytes: rowBytes) }
-            }
             let next = start + 8
             guard next < n else {
                 // Backward of the last block: g_w += sum_r s_r x_r (g_b: the sum of the slopes).
                 accumulate(g, d, block.rows, s, tail)
                 break
             }
-            // Forward of the next block (independent of s), then backward of this one.
+            // Forward of the next block (independent of s), then backward of this one. During the
+            // forward pass, one row per column chunk, ask for the rows `prefetchDistance` blocks
+            // ahead, so that they are in cache by the time they are needed (the indices are known:
+            // any order of rows works; spread out, the prefetches do not stall the core in bursts).
+            let ahead = start + 8 * prefetchDistance
             let following = Block(index, next, n, x, y, d)
-            let zNext = outputs(w, d, following.rows, tail) + bias
+            let zNext = outputs(w, d, following.rows, tail, { k in
+                if ahead + k < n { prefetch(UnsafeRawPointer(x + index(ahead + k) &* d), bytes: rowBytes) }
+            }) + bias
             accumulate(g, d, block.rows, s, tail)
             block = following
             z = zNext
@@ -205,7 +205,7 @@ public enum AffineKernels {
         var start = 0
         while start < n {
             let block = Block({ $0 }, start, n, x, y, d)
-            let z = outputs(w, d, block.rows, tail) + bias
+            let z = outputs(w, d, block.rows, tail, { _ in }) + bias
             var l = L.lossAndSlope(z: z, y: block.targets).loss
             if block.count < 8 { l.replace(with: 0, where: lanes .>= Float(block.count)) }
             lossSum += SIMD4<Double>(l.lowHalf) + SIMD4<Double>(l.highHalf)
@@ -264,10 +264,13 @@ public enum AffineKernels {
         }
     }
 
-    /// `[w.x_0, ..., w.x_7]` (without the bias) for the eight rows of `rows`.
+    /// `[w.x_0, ..., w.x_7]` (without the bias) for the eight rows of `rows`; calls `alongside`
+    /// with 0, 1, ..., 7, one per column chunk while there are chunks (the prefetches).
     @inline(__always)
-    static func outputs(_ w: UnsafePointer<Float>, _ d: Int, _ rows: RowBlock, _ tail: Tail) -> Vector {
+    static func outputs(_ w: UnsafePointer<Float>, _ d: Int, _ rows: RowBlock, _ tail: Tail,
+                        _ alongside: (Int) -> Void) -> Vector {
         if d < 8 {
+            for k in 0..<8 { alongside(k) }
             var z = Vector()
             for k in 0..<8 {
                 let r = rows[k]
@@ -289,10 +292,16 @@ public enum AffineKernels {
             a6 = a6.addingProduct(wv, load(rows.r6 + j))
             a7 = a7.addingProduct(wv, load(rows.r7 + j))
         }
-        var j = 0
+        var j = 0, k = 0
         while j + 8 <= d {
             chunk(load(w + j), j)
+            if k < 8 { alongside(k) }
             j += 8
+            k += 1
+        }
+        while k < 8 {
+            alongside(k)
+            k += 1
         }
         if tail.present { chunk(tail.weights, tail.offset) }
         return laneSums(a0, a1, a2, a3, a4, a5, a6, a7)
