@@ -26,7 +26,9 @@
 /// ones), and the loop is software-pipelined (the next block's forward pass is issued before this
 /// block's backward pass, so it runs during the loss's chain of dependent operations). At d = 100 a row is 400 bytes: one core streams about
 /// 9-10 GB/s from DRAM here, so about 23-25 M rows/s is the ceiling for data that is not in cache;
-/// the kernel reaches 20-24 M rows/s on 80 MB of rows, and about 40 M rows/s on rows in L2.
+/// the kernel reaches 18-27 M rows/s on 80 MB of rows (depending on what else the machine is
+/// doing; the squared loss, with far less arithmetic, is no faster there), and about 38 M rows/s
+/// on rows in cache.
 ///
 /// Compiled with `-target-cpu haswell` on x86-64 (AVX2 + FMA); nothing here is `@inlinable`, so
 /// callers in other modules run this module's code. No allocation.
