@@ -9,19 +9,6 @@ import XCTest
 final class CurvatureTests: XCTestCase {
     // MARK: helpers
 
-    /// The repository root: up from Tests/DSGDCoreTests/.
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// `|a - b| / |b|` in the Euclidean norm, with `|b|` asserted non-trivial.
-    func relativeError(_ a: [Float], _ b: [Double], file: StaticString = #filePath, line: UInt = #line) -> Double {
-        XCTAssertEqual(a.count, b.count, file: file, line: line)
-        let diff = zip(a, b).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +).squareRoot()
-        let norm = b.map { $0 * $0 }.reduce(0, +).squareRoot()
-        XCTAssertGreaterThan(norm, 1e-3, "the reference must be non-trivial", file: file, line: line)
-        return diff / norm
-    }
-
     func relative(_ a: Double, _ b: Double) -> Double { abs(a - b) / abs(b) }
 
     /// x ~ N(0, diag(scales^2)) plus an offset of 0.3, targets from `target` (seeded).
@@ -284,8 +271,8 @@ final class CurvatureTests: XCTestCase {
     /// 1e-16 * lambda_max absolute in lambda_min, 3e-4 relative; on this graded matrix, with Jacobi's
     /// relative-accuracy stopping rule, the measured difference is about 2e-12).
     func testBreastCancerConditionNumber() throws {
-        let data = try CSVLoader.load(path: Self.root.appendingPathComponent("data/breast_cancer.csv").path)
-        let fixtureURL = Self.root.appendingPathComponent("Tests/DSGDCoreTests/Fixtures/breast_cancer_curvature.json")
+        let data = try CSVLoader.load(path: repositoryRoot.appendingPathComponent("data/breast_cancer.csv").path)
+        let fixtureURL = repositoryRoot.appendingPathComponent("Tests/DSGDCoreTests/Fixtures/breast_cancer_curvature.json")
         let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL)) as? [String: Any])
         let lambdaMax = try XCTUnwrap(fixture["lambda_max"] as? Double)
         let lambdaMin = try XCTUnwrap(fixture["lambda_min"] as? Double)

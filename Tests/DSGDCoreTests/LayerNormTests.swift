@@ -6,20 +6,7 @@ import XCTest
 /// differences of an independent float64 forward pass and against a numpy fixture, the parameter
 /// layout, the workspace, the Hessian-vector product, and training.
 final class LayerNormTests: XCTestCase {
-    /// The repository root: up from Tests/DSGDCoreTests/.
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// x ~ N(0, I), labels uniform in 0..<K.
-    func classificationSet(examples n: Int, features d: Int, classes k: Int, seed: UInt64) -> Dataset {
-        var rng = SplitMix64(seed: seed, stream: 0x1A7E)
-        var x = [Float](), y = [Float]()
-        for _ in 0..<n {
-            for _ in 0..<d { x.append(Float(rng.nextGaussian())) }
-            y.append(Float(rng.next() % UInt64(k)))
-        }
-        return Dataset(examples: n, dimension: d, features: x, targets: y)
-    }
 
     /// Independent float64 mean cross-entropy of the layer-normalized MLP `sizes` with flat
     /// parameters `w` (`[W1 (n1 x n0), b1, gamma1, beta1, W2, ..., WL, bL]`) over the examples `batch`.
@@ -54,14 +41,6 @@ final class LayerNormTests: XCTestCase {
         return total / Double(batch.count)
     }
 
-    /// `|a - b| / |b|` in the Euclidean norm, with `|b|` asserted non-trivial.
-    func relativeError(_ a: [Float], _ b: [Double], file: StaticString = #filePath, line: UInt = #line) -> Double {
-        XCTAssertEqual(a.count, b.count, file: file, line: line)
-        let diff = zip(a, b).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +).squareRoot()
-        let norm = b.map { $0 * $0 }.reduce(0, +).squareRoot()
-        XCTAssertGreaterThan(norm, 1e-3, "the reference must be non-trivial", file: file, line: line)
-        return diff / norm
-    }
 
     /// Parameters away from the initial symmetric point: every bias, gamma and beta randomised
     /// (gamma around 1), so no example sits at a ReLU kink and every block has a generic gradient.
@@ -88,7 +67,7 @@ final class LayerNormTests: XCTestCase {
     func checkGradient(hidden: [Int], file: StaticString = #filePath, line: UInt = #line) {
         let sizes = [5] + hidden + [3]
         let model = MLP(inputDimension: 5, hidden: hidden, classes: 3, seed: 42, layerNorm: true)
-        let data = classificationSet(examples: 12, features: 5, classes: 3, seed: 1)
+        let data = gaussianClassificationSet(examples: 12, features: 5, classes: 3, seed: 1, stream: 0x1A7E)
         let params = randomisedParameters(model, seed: 9)
         let batch: [UInt32] = [3, 0, 7, 11, 5, 5, 2, 9, 5]     // repeated, not consecutive: exercises the gather
         let (loss, grad) = model.lossAndGradient(parameters: params, data: data, batch: batch)
@@ -135,7 +114,7 @@ final class LayerNormTests: XCTestCase {
     /// float32-rounded parameters and inputs). Tolerances: loss 1e-6 relative, gradient 1e-5
     /// relative (Euclidean), float32 arithmetic against float64.
     func testMatchesNumpyFixture() throws {
-        let url = Self.root.appendingPathComponent("Tests/DSGDCoreTests/Fixtures/layernorm_mlp.json")
+        let url = repositoryRoot.appendingPathComponent("Tests/DSGDCoreTests/Fixtures/layernorm_mlp.json")
         let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let sizes = try XCTUnwrap(fixture["sizes"] as? [Int])
         let parameters = try XCTUnwrap(fixture["parameters"] as? [Double]).map { Float($0) }
@@ -206,17 +185,9 @@ final class LayerNormTests: XCTestCase {
     /// with `lossAndGradient`; repeated calls give identical results.
     func testBatchingAndWorkspace() {
         let model = MLP(inputDimension: 7, hidden: [9, 5], classes: 4, seed: 3, layerNorm: true)
-        let data = classificationSet(examples: 300, features: 7, classes: 4, seed: 2)
+        let data = gaussianClassificationSet(examples: 300, features: 7, classes: 4, seed: 2, stream: 0x1A7E)
         let p = randomisedParameters(model, seed: 4)
-        let small = model.lossAndGradient(parameters: p, data: data, batch: [0, 1, 2])
-        let all = model.lossAndGradient(parameters: p, data: data, batch: (0..<300).map(UInt32.init))
-        XCTAssertEqual(model.loss(parameters: p, data: data), all.loss, accuracy: 1e-5)
-        let again = model.lossAndGradient(parameters: p, data: data, batch: [0, 1, 2])
-        XCTAssertEqual(small.loss, again.loss)
-        XCTAssertEqual(small.gradient, again.gradient)
-        let reversed = model.lossAndGradient(parameters: p, data: data, batch: [2, 1, 0])
-        XCTAssertEqual(small.loss, reversed.loss, accuracy: 1e-6)
-        for (g, r) in zip(small.gradient, reversed.gradient) { XCTAssertEqual(g, r, accuracy: 1e-6) }
+        assertBatchingConsistent(model, data: data, parameters: p)
         XCTAssertNotNil(model.accuracy(parameters: p, data: data))
     }
 
@@ -227,7 +198,7 @@ final class LayerNormTests: XCTestCase {
     func testHessianVectorProduct() {
         let sizes = [3, 4, 3, 2]
         let model = MLP(inputDimension: 3, hidden: [4, 3], classes: 2, seed: 7, layerNorm: true)
-        let data = classificationSet(examples: 20, features: 3, classes: 2, seed: 5)
+        let data = gaussianClassificationSet(examples: 20, features: 3, classes: 2, seed: 5, stream: 0x1A7E)
         let w = randomisedParameters(model, seed: 11)
         var rng = SplitMix64(seed: 12)
         let v = (0..<model.parameterCount).map { _ in Float(rng.nextGaussian()) }

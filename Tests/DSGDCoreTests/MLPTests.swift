@@ -4,16 +4,6 @@ import XCTest
 /// The MLP: gradient against central finite differences of an independent float64 forward pass,
 /// layout, determinism, batching and the workspace.
 final class MLPTests: XCTestCase {
-    /// x ~ N(0, I), labels uniform in 0..<K.
-    func classificationSet(examples n: Int, features d: Int, classes k: Int, seed: UInt64) -> Dataset {
-        var rng = SplitMix64(seed: seed, stream: 0x3A9)
-        var x = [Float](), y = [Float]()
-        for _ in 0..<n {
-            for _ in 0..<d { x.append(Float(rng.nextGaussian())) }
-            y.append(Float(rng.next() % UInt64(k)))
-        }
-        return Dataset(examples: n, dimension: d, features: x, targets: y)
-    }
 
     /// Independent float64 mean cross-entropy of the MLP `sizes` with flat parameters `w`
     /// (`[W1 (n1 x n0), b1, W2, b2, ...]`) over the examples `batch`.
@@ -43,7 +33,7 @@ final class MLPTests: XCTestCase {
     func testGradientMatchesFiniteDifferences() {
         let sizes = [5, 4, 3, 3]
         let model = MLP(inputDimension: 5, hidden: [4, 3], classes: 3, seed: 42)
-        let data = classificationSet(examples: 12, features: 5, classes: 3, seed: 1)
+        let data = gaussianClassificationSet(examples: 12, features: 5, classes: 3, seed: 1, stream: 0x3A9)
         var params = model.initialParameters()
         var rng = SplitMix64(seed: 9)
         // Non-zero biases, so no example sits exactly at a ReLU kink or at a symmetric point.
@@ -103,17 +93,9 @@ final class MLPTests: XCTestCase {
     /// with `lossAndGradient`; repeated calls give identical results (no state leaks between calls).
     func testBatchingAndWorkspace() {
         let model = MLP(inputDimension: 7, hidden: [9], classes: 4, seed: 3)
-        let data = classificationSet(examples: 300, features: 7, classes: 4, seed: 2)
+        let data = gaussianClassificationSet(examples: 300, features: 7, classes: 4, seed: 2, stream: 0x3A9)
         let p = model.initialParameters()
-        let small = model.lossAndGradient(parameters: p, data: data, batch: [0, 1, 2])
-        let all = model.lossAndGradient(parameters: p, data: data, batch: (0..<300).map(UInt32.init))
-        XCTAssertEqual(model.loss(parameters: p, data: data), all.loss, accuracy: 1e-5)
-        let again = model.lossAndGradient(parameters: p, data: data, batch: [0, 1, 2])
-        XCTAssertEqual(small.loss, again.loss)
-        XCTAssertEqual(small.gradient, again.gradient)
-        let reversed = model.lossAndGradient(parameters: p, data: data, batch: [2, 1, 0])
-        XCTAssertEqual(small.loss, reversed.loss, accuracy: 1e-6)
-        for (g, r) in zip(small.gradient, reversed.gradient) { XCTAssertEqual(g, r, accuracy: 1e-6) }
+        assertBatchingConsistent(model, data: data, parameters: p)
     }
 
     func testTrainingReducesLoss() {

@@ -25,17 +25,6 @@ final class ModelGradientTests: XCTestCase {
         XCTAssertLessThan(diff / norm, relative, "relative error", file: file, line: line)
     }
 
-    /// A hand-built classification set: x ~ N(0, I) scaled by `scale`, labels uniform in 0..<K,
-    /// all drawn from one SplitMix64 stream.
-    func classificationSet(examples n: Int, features d: Int, classes k: Int, seed: UInt64, scale: Double = 1) -> Dataset {
-        var rng = SplitMix64(seed: seed, stream: 0x50F7)
-        var x = [Float](), y = [Float]()
-        for _ in 0..<n {
-            for _ in 0..<d { x.append(Float(scale * rng.nextGaussian())) }
-            y.append(Float(rng.next() % UInt64(k)))
-        }
-        return Dataset(examples: n, dimension: d, features: x, targets: y)
-    }
 
     /// `count` parameters drawn from N(0, sigma^2).
     func randomParameters(_ count: Int, sigma: Double, seed: UInt64) -> [Float] {
@@ -82,7 +71,7 @@ final class ModelGradientTests: XCTestCase {
 
     func testSoftmaxGradientMatchesFiniteDifferences() {
         let (n, d, k) = (60, 4, 3)
-        let data = classificationSet(examples: n, features: d, classes: k, seed: 5)
+        let data = gaussianClassificationSet(examples: n, features: d, classes: k, seed: 5, stream: 0x50F7)
         XCTAssertEqual(Set(data.targets), [0, 1, 2], "the set must contain every class")
         let model = SoftmaxRegression(dimension: d, classes: k)
         let w = randomParameters(model.parameterCount, sigma: 0.5, seed: 1)
@@ -101,7 +90,7 @@ final class ModelGradientTests: XCTestCase {
     /// Logits of several hundred: `expf` alone would overflow (above ~88.7), the stable form does not.
     func testSoftmaxGradientMatchesFiniteDifferencesForLargeLogits() {
         let (n, d, k) = (30, 3, 3)
-        let data = classificationSet(examples: n, features: d, classes: k, seed: 9, scale: 40)
+        let data = gaussianClassificationSet(examples: n, features: d, classes: k, seed: 9, scale: 40, stream: 0x50F7)
         let model = SoftmaxRegression(dimension: d, classes: k)
         let w = randomParameters(model.parameterCount, sigma: 3, seed: 2)
         let batch = (0..<UInt32(n)).map { $0 }
@@ -132,7 +121,7 @@ final class ModelGradientTests: XCTestCase {
 
     func testSoftmaxLossAtZeroIsLogK() {
         for k in [2, 3, 10] {
-            let data = classificationSet(examples: 50, features: 6, classes: k, seed: UInt64(k))
+            let data = gaussianClassificationSet(examples: 50, features: 6, classes: k, seed: UInt64(k), stream: 0x50F7)
             let model = SoftmaxRegression(dimension: 6, classes: k)
             let zero = model.initialParameters()
             XCTAssertEqual(zero, [Float](repeating: 0, count: k * 6 + k))

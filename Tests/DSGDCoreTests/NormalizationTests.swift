@@ -5,8 +5,6 @@ import XCTest
 /// Input normalization: statistics that add up across shards, standardization and whitening, and
 /// the lecture's claim on real data (breast-cancer: condition number ~1e12 raw, ~1e5 standardized).
 final class NormalizationTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func testStatisticsOfDisjointPartsAddUpToTheWhole() throws {
         let data = try DatasetSpec(name: "quadratic", examples: 500, features: 4, seed: 2).materialize()
@@ -41,7 +39,7 @@ final class NormalizationTests: XCTestCase {
     /// numpy (Fixtures/breast_cancer_curvature.py, "standardized") against dsgd's exact Hessian of
     /// linear regression on the standardized inputs (with the bias column).
     func testBreastCancerConditionNumberDropsFromOrder1e12ToOrder1e5() throws {
-        let fixtureURL = Self.root.appendingPathComponent("Tests/DSGDCoreTests/Fixtures/breast_cancer_curvature.json")
+        let fixtureURL = repositoryRoot.appendingPathComponent("Tests/DSGDCoreTests/Fixtures/breast_cancer_curvature.json")
         let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL)) as? [String: Any])
         let expected = try XCTUnwrap(fixture["standardized"] as? [String: Double])
         let raw = try DatasetSpec(name: "breast-cancer", examples: 1, features: 1, seed: 1).materialize()

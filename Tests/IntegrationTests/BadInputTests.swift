@@ -40,10 +40,7 @@ final class BadInputTests: ClusterTestCase {
         let coordinator = try start(["coordinator", "--bind", endpoint, "--workers", "1", "--steps", "30", "--out", out], name: "coordinator")
         XCTAssertNotNil(waitForLine(coordinator, containing: "listening on "))
 
-        let context = try ZMQContext()
-        let peer = try ZMQSocket(context, .dealer)
-        try peer.setRoutingID(Array("intruder".utf8))
-        try peer.connect(endpoint)
+        let peer = try RawPeer(connect: endpoint, routingID: "intruder")
         let good = MessageHeader(type: .hello, workerID: 0).bytes
         var badVersion = good
         badVersion[4] = 9
@@ -60,19 +57,10 @@ final class BadInputTests: ClusterTestCase {
             ([MessageHeader(type: .gradient, workerID: 0, payloadLength: 4).bytes, [0, 0, 0, 0]], "worker 0 has not registered"),
             ([MessageHeader(type: .bye, workerID: 0).bytes], "worker 0 has not registered"),
         ]
-        let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
-        let poller = ZMQPoller([peer])
         for c in cases {
-            for (i, f) in c.frames.enumerated() {
-                try f.withUnsafeBytes { try peer.send(bytes: $0, more: i < c.frames.count - 1) }
-            }
-            XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000), "an ERROR reply to \(c.reply)")
-            let n = try peer.receiveMultipart(into: reply)
-            XCTAssertEqual(n, 2)
-            let h = try MessageHeader.decode(reply[0].bytes)
-            XCTAssertEqual(h.type, .error)
-            XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains(c.reply),
-                          "\(String(decoding: reply[1].bytes, as: UTF8.self)) should contain \(c.reply)")
+            try peer.send(c.frames)
+            XCTAssertEqual(try peer.receive().type, .error, "an ERROR reply to \(c.reply)")
+            XCTAssertTrue(peer.replyText.contains(c.reply), "\(peer.replyText) should contain \(c.reply)")
         }
         // The coordinator is still serving: a real worker joins and the job completes.
         let worker = try start(["worker", "--connect", endpoint, "--id", "0"], name: "worker")
@@ -94,22 +82,10 @@ final class BadInputTests: ClusterTestCase {
                                      "--model", "logistic", "--normalize", "standardize", "--steps", "30",
                                      "--worker-timeout", "2", "--out", out], name: "coordinator")
         XCTAssertNotNil(waitForLine(coordinator, containing: "listening on "))
-        let context = try ZMQContext()
-        let peer = try ZMQSocket(context, .dealer)
-        try peer.connect(endpoint)
-        let poller = ZMQPoller([peer])
-        let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
-        func send(_ frames: [[UInt8]]) throws {
-            for (i, f) in frames.enumerated() { try f.withUnsafeBytes { try peer.send(bytes: $0, more: i < frames.count - 1) } }
-        }
-        func receive() throws -> MessageHeader {
-            XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000))
-            XCTAssertEqual(try peer.receiveMultipart(into: reply), 2)
-            return try MessageHeader.decode(reply[0].bytes)
-        }
-        try send([MessageHeader(type: .hello, workerID: 0).bytes])
-        XCTAssertEqual(try receive().type, .welcome)
-        let request = try receive()
+        let peer = try RawPeer(connect: endpoint)
+        try peer.send([MessageHeader(type: .hello, workerID: 0).bytes])
+        XCTAssertEqual(try peer.receive().type, .welcome)
+        let request = try peer.receive()
         XCTAssertEqual(request.type, .stats)
         XCTAssertEqual(request.count, 569, "one worker is asked about every training example")
         let d = 30
@@ -120,18 +96,18 @@ final class BadInputTests: ClusterTestCase {
         }
         for (frames, text) in [(answer(count: 569, floats: 1), "stats payload has 8 bytes, expected \(8 * (1 + d + d * d))"),
                                (answer(count: 100, floats: 1 + d + d * d), "statistics of 100.0 examples, but was asked about 569")] {
-            try send(frames)
-            let h = try receive()
+            try peer.send(frames)
+            let h = try peer.receive()
             XCTAssertEqual(h.type, .error)
-            XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains(text), String(decoding: reply[1].bytes, as: UTF8.self))
+            XCTAssertTrue(peer.replyText.contains(text), peer.replyText)
         }
-        try send(answer(count: 569, floats: 1 + d + d * d))
-        let normalize = try receive()
+        try peer.send(answer(count: 569, floats: 1 + d + d * d))
+        let normalize = try peer.receive()
         XCTAssertEqual(normalize.type, .normalize)
         XCTAssertEqual(Int(normalize.payloadLength), 8 * (d + d * d))
-        try send(answer(count: 569, floats: 1 + d + d * d))  // a second answer is not accepted
-        while try receive().type != .error {}
-        XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains("message type stats is not accepted here"))
+        try peer.send(answer(count: 569, floats: 1 + d + d * d))  // a second answer is not accepted
+        while try peer.receive().type != .error {}
+        XCTAssertTrue(peer.replyText.contains("message type stats is not accepted here"))
         peer.close()
         // No gradient ever comes: the run fails by the worker timeout, with the three rejections counted.
         XCTAssertNotEqual(coordinator.wait(timeout: 30), 0)
@@ -147,27 +123,15 @@ final class BadInputTests: ClusterTestCase {
                                      "--examples", "64", "--features", "3", "--batch", "4", "--online-curvature", "5",
                                      "--steps", "30", "--worker-timeout", "5", "--out", out], name: "coordinator")
         XCTAssertNotNil(waitForLine(coordinator, containing: "listening on "))
-        let context = try ZMQContext()
-        let peer = try ZMQSocket(context, .dealer)
-        try peer.connect(endpoint)
-        let poller = ZMQPoller([peer])
-        let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
-        func send(_ frames: [[UInt8]]) throws {
-            for (i, f) in frames.enumerated() { try f.withUnsafeBytes { try peer.send(bytes: $0, more: i < frames.count - 1) } }
-        }
-        func receive() throws -> MessageHeader {
-            XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000))
-            XCTAssertEqual(try peer.receiveMultipart(into: reply), 2)
-            return try MessageHeader.decode(reply[0].bytes)
-        }
+        let peer = try RawPeer(connect: endpoint)
         func answer(step: UInt64, values: [Float]) -> [[UInt8]] {
             let payload = values.flatMap { x in withUnsafeBytes(of: x.bitPattern.littleEndian) { Array($0) } }
             return [MessageHeader(type: .curvature, workerID: 0, count: 4, step: step, payloadLength: UInt32(payload.count)).bytes, payload]
         }
-        try send([MessageHeader(type: .hello, workerID: 0).bytes])
-        XCTAssertEqual(try receive().type, .welcome)
-        XCTAssertEqual(try receive().type, .shard, "the shard comes before the first CURVATURE request")
-        let first = try receive()
+        try peer.send([MessageHeader(type: .hello, workerID: 0).bytes])
+        XCTAssertEqual(try peer.receive().type, .welcome)
+        XCTAssertEqual(try peer.receive().type, .shard, "the shard comes before the first CURVATURE request")
+        let first = try peer.receive()
         XCTAssertEqual(first.type, .curvature)
         XCTAssertEqual(first.count, 4, "3 weights and a bias")
         XCTAssertEqual(first.step, 0)
@@ -176,15 +140,15 @@ final class BadInputTests: ClusterTestCase {
         let rejected = [(answer(step: 0, values: [1]), "curvature payload has 4 bytes, expected 16"),
                         (answer(step: 3, values: [1, 0, 0, 0]), "difference quotient for presentation 3 but was asked about presentation 0")]
         for (frames, text) in rejected {
-            try send(frames)
-            XCTAssertEqual(try receive().type, .error)
-            XCTAssertTrue(String(decoding: reply[1].bytes, as: UTF8.self).contains(text), String(decoding: reply[1].bytes, as: UTF8.self))
+            try peer.send(frames)
+            XCTAssertEqual(try peer.receive().type, .error)
+            XCTAssertTrue(peer.replyText.contains(text), peer.replyText)
         }
-        try send(answer(step: 0, values: [1, 0, 0, 0]))
-        let second = try receive()
+        try peer.send(answer(step: 0, values: [1, 0, 0, 0]))
+        let second = try peer.receive()
         XCTAssertEqual(second.type, .curvature)
         XCTAssertEqual(second.step, 1)
-        try send(answer(step: 1, values: [.nan, 0, 0, 0]))
+        try peer.send(answer(step: 1, values: [.nan, 0, 0, 0]))
         XCTAssertNotEqual(coordinator.wait(timeout: 30), 0)
         let s = try summary(out)
         XCTAssertEqual(s.status, .failed)
@@ -192,4 +156,39 @@ final class BadInputTests: ClusterTestCase {
         XCTAssertTrue(s.error?.contains("worker 0 returned a non-finite difference quotient at presentation 2") == true, s.error ?? "no error")
         peer.close()
     }
+}
+
+/// A DEALER that speaks dsgd's frames by hand, for feeding a live coordinator hostile or
+/// out-of-protocol messages.
+final class RawPeer {
+    let context: ZMQContext
+    let socket: ZMQSocket
+    let poller: ZMQPoller
+    /// The header and payload frames of the last message received.
+    let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+
+    init(connect endpoint: String, routingID: String? = nil) throws {
+        context = try ZMQContext()
+        socket = try ZMQSocket(context, .dealer)
+        if let routingID { try socket.setRoutingID(Array(routingID.utf8)) }
+        try socket.connect(endpoint)
+        poller = ZMQPoller([socket])
+    }
+
+    /// Sends `frames` as one multipart message.
+    func send(_ frames: [[UInt8]]) throws {
+        for (i, f) in frames.enumerated() { try f.withUnsafeBytes { try socket.send(bytes: $0, more: i < frames.count - 1) } }
+    }
+
+    /// Waits up to 5 s for a two-frame message and returns its header.
+    func receive(file: StaticString = #filePath, line: UInt = #line) throws -> MessageHeader {
+        XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000), "a message within 5 s", file: file, line: line)
+        XCTAssertEqual(try socket.receiveMultipart(into: reply), 2, file: file, line: line)
+        return try MessageHeader.decode(reply[0].bytes)
+    }
+
+    /// The payload of the last message received, as text (ERROR, STOP).
+    var replyText: String { String(decoding: reply[1].bytes, as: UTF8.self) }
+
+    func close() { socket.close() }
 }
