@@ -120,7 +120,8 @@ public final class Launcher {
             log.error("the coordinator exited with code \(coordinatorCode); run directory \(options.runDirectory)")
             return 1
         }
-        log.info("done; logs in \(options.runDirectory) (metrics.jsonl, summary.json, params.json, config.json)")
+        let curvature = options.job.onlineCurvature > 0 ? ", curvature.jsonl" : ""
+        log.info("done; logs in \(options.runDirectory) (metrics.jsonl, summary.json, params.json, config.json\(curvature))")
         return 0
     }
 
