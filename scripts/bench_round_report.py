@@ -9,8 +9,8 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
       "dsgd": [ {sync_round result}, ... ],
       "gloo": [ {gloo_allreduce result}, ... ] | null,
       "zmq_floor": [ {zmq_fanout result}, ... ] | null,
-      "comparison": [ {"workers","dim","transport","dsgd_median_ms","gloo_median_ms",
-                       "ratio","target_ratio","meets_target",
+      "comparison": [ {"workers","dim","transport","trials","dsgd_median_ms","gloo_median_ms",
+                       "ratio","ratio_min","ratio_max","target_ratio","meets_target",
                        "zmq_floor_median_ms","ratio_to_zmq_floor"}, ... ] | null,
       "targets": {"workers": 2, "max_ratio": {"1000": 0.25, "100000": 0.5, "1000000": 1.0}},
       "all_targets_met": true | false | null,
@@ -18,6 +18,10 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
     }
 
 ratio = dsgd_median_ms / gloo_median_ms for the same worker count (gloo world size) and dim.
+With several trials (input lines tagged "trial": t by scripts/bench-round --trials N) every ratio
+is first taken within a trial, then the row reports the median over trials (ratio_min and
+ratio_max give the range), and each *_median_ms is the median over trials of that trial's median;
+lines without a "trial" field count as trial 1.
 target_ratio / meets_target are set for the target rows (2 workers, D in 1e3/1e5/1e6), null otherwise.
 ratio_to_zmq_floor = dsgd_median_ms / zmq_floor_median_ms for the same transport, worker count and dim:
 how far dsgd's round is above what raw libzmq moves for the same traffic (1.0 = at the floor).
@@ -58,35 +62,58 @@ def number(x):
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def compare(dsgd, gloo, zmq_floor):
-    """One row per dsgd result. gloo / zmq_floor: lists of baseline results, or None when not run."""
-    by_key = {(g.get("world"), g.get("dim")): g for g in gloo or []}
-    zmq_by_key = {(z.get("transport"), z.get("workers"), z.get("dim")): z for z in zmq_floor or []}
-    rows = []
+    """One row per dsgd configuration. gloo / zmq_floor: lists of baseline results, or None when not run."""
+    trial = lambda r: r.get("trial", 1)
+    gloo_ms = {(trial(g), g.get("world"), g.get("dim")): number(g.get("median_ms")) for g in gloo or []}
+    zmq_ms = {(trial(z), z.get("transport"), z.get("workers"), z.get("dim")): number(z.get("median_ms"))
+              for z in zmq_floor or []}
+    configs = {}
     for d in dsgd:
-        workers, dim, transport = d.get("workers"), d.get("dim"), d.get("transport")
-        g = by_key.get((workers, dim))
-        dsgd_ms = number(d.get("median_ms"))
-        gloo_ms = number(g.get("median_ms")) if g else None
-        ratio = dsgd_ms / gloo_ms if dsgd_ms is not None and gloo_ms else None
+        configs.setdefault((d.get("workers"), d.get("dim"), d.get("transport")), []).append(d)
+    rows = []
+    for (workers, dim, transport), results in configs.items():
+        dsgd_t, gloo_t, zmq_t, ratios, zmq_ratios = [], [], [], [], []
+        for d in results:
+            t = trial(d)
+            ms = number(d.get("median_ms"))
+            g = gloo_ms.get((t, workers, dim))
+            z = zmq_ms.get((t, transport, workers, dim))
+            dsgd_t.append(ms)
+            gloo_t.append(g)
+            zmq_t.append(z)
+            if ms is not None and g:
+                ratios.append(ms / g)
+            if ms is not None and z:
+                zmq_ratios.append(ms / z)
+        ratio = median(ratios)
+        zmq_ratio = median(zmq_ratios)
         target = TARGET_MAX_RATIO.get(dim) if workers == TARGET_WORKERS else None
         if gloo is None:
             meets = None
         else:
             meets = (ratio is not None and ratio <= target) if target is not None else None
-        z = zmq_by_key.get((transport, workers, dim))
-        zmq_ms = number(z.get("median_ms")) if z else None
-        zmq_ratio = dsgd_ms / zmq_ms if dsgd_ms is not None and zmq_ms else None
         rows.append({
             "workers": workers,
             "dim": dim,
             "transport": transport,
-            "dsgd_median_ms": dsgd_ms,
-            "gloo_median_ms": gloo_ms,
+            "trials": len(results),
+            "dsgd_median_ms": median(dsgd_t),
+            "gloo_median_ms": median(gloo_t),
             "ratio": round(ratio, 4) if ratio is not None else None,
+            "ratio_min": round(min(ratios), 4) if ratios else None,
+            "ratio_max": round(max(ratios), 4) if ratios else None,
             "target_ratio": target,
             "meets_target": meets,
-            "zmq_floor_median_ms": zmq_ms,
+            "zmq_floor_median_ms": median(zmq_t),
             "ratio_to_zmq_floor": round(zmq_ratio, 4) if zmq_ratio is not None else None,
         })
     return rows
