@@ -6,23 +6,7 @@ import XCTest
 final class GradientTests: XCTestCase {
     func batch(_ n: Int) -> [UInt32] { (0..<UInt32(n)).map { $0 * 3 % UInt32(n) } }
 
-    /// Central differences of `loss` at `w` (float64, step h).
-    func finiteDifferences(_ w: [Double], h: Double = 1e-6, _ loss: ([Double]) -> Double) -> [Double] {
-        (0..<w.count).map { j in
-            var plus = w, minus = w
-            plus[j] += h
-            minus[j] -= h
-            return (loss(plus) - loss(minus)) / (2 * h)
-        }
-    }
 
-    func assertClose(_ analytic: [Float], _ numeric: [Double], relative: Double, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(analytic.count, numeric.count, file: file, line: line)
-        let diff = zip(analytic, numeric).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +).squareRoot()
-        let norm = numeric.map { $0 * $0 }.reduce(0, +).squareRoot()
-        XCTAssertGreaterThan(norm, 1e-3, "the test point must have a non-trivial gradient", file: file, line: line)
-        XCTAssertLessThan(diff / norm, relative, "relative error of the gradient", file: file, line: line)
-    }
 
     func testLogisticGradientMatchesFiniteDifferences() {
         let data = SyntheticData.logistic(examples: 64, features: 5, seed: 7)

@@ -74,13 +74,7 @@ final class LayerNormTests: XCTestCase {
         let w = params.map(Double.init)
         let b = batch.map(Int.init)
         XCTAssertEqual(loss, referenceLoss(w, sizes: sizes, data: data, batch: b), accuracy: 1e-5, file: file, line: line)
-        let h = 1e-6
-        let numeric = (0..<w.count).map { j -> Double in
-            var plus = w, minus = w
-            plus[j] += h
-            minus[j] -= h
-            return (referenceLoss(plus, sizes: sizes, data: data, batch: b) - referenceLoss(minus, sizes: sizes, data: data, batch: b)) / (2 * h)
-        }
+        let numeric = finiteDifferences(w) { referenceLoss($0, sizes: sizes, data: data, batch: b) }
         let total = relativeError(grad, numeric, file: file, line: line)
         print("LayerNormTests: hidden \(hidden), gradient vs float64 finite differences, relative error \(total)")
         XCTAssertLessThan(total, 1e-4, "relative gradient error", file: file, line: line)
@@ -208,13 +202,7 @@ final class LayerNormTests: XCTestCase {
 
         let all = Array(0..<data.examples)
         func gradient(_ x: [Double]) -> [Double] {
-            let h = 1e-5
-            return (0..<x.count).map { j in
-                var plus = x, minus = x
-                plus[j] += h
-                minus[j] -= h
-                return (referenceLoss(plus, sizes: sizes, data: data, batch: all) - referenceLoss(minus, sizes: sizes, data: data, batch: all)) / (2 * h)
-            }
+            finiteDifferences(x, h: 1e-5) { referenceLoss($0, sizes: sizes, data: data, batch: all) }
         }
         let e = 1e-4 / norm
         let wd = w.map(Double.init), vd = v.map(Double.init)

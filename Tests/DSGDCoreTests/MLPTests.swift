@@ -51,17 +51,8 @@ final class MLPTests: XCTestCase {
         let w = params.map(Double.init)
         let b = batch.map(Int.init)
         XCTAssertEqual(loss, referenceLoss(w, sizes: sizes, data: data, batch: b), accuracy: 1e-5)
-        let h = 1e-6
-        let numeric = (0..<w.count).map { j -> Double in
-            var plus = w, minus = w
-            plus[j] += h
-            minus[j] -= h
-            return (referenceLoss(plus, sizes: sizes, data: data, batch: b) - referenceLoss(minus, sizes: sizes, data: data, batch: b)) / (2 * h)
-        }
-        let diff = zip(grad, numeric).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +).squareRoot()
-        let norm = numeric.map { $0 * $0 }.reduce(0, +).squareRoot()
-        XCTAssertGreaterThan(norm, 1e-3)
-        XCTAssertLessThan(diff / norm, 1e-3, "relative gradient error")
+        let numeric = finiteDifferences(w) { referenceLoss($0, sizes: sizes, data: data, batch: b) }
+        assertClose(grad, numeric, relative: 1e-3)
         // Every block has a non-zero gradient (the network is not dead).
         offset = 0
         for shape in model.shapes {

@@ -6,24 +6,7 @@ import XCTest
 final class ModelGradientTests: XCTestCase {
     // MARK: helpers
 
-    /// Central differences of `f` at `w` (float64, step h).
-    func finiteDifferences(_ w: [Double], h: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
-        (0..<w.count).map { j in
-            var plus = w, minus = w
-            plus[j] += h
-            minus[j] -= h
-            return (f(plus) - f(minus)) / (2 * h)
-        }
-    }
 
-    /// `|analytic - numeric| / |numeric| < relative` (Euclidean norms), with a non-trivial `numeric`.
-    func assertClose(_ analytic: [Float], _ numeric: [Double], relative: Double, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(analytic.count, numeric.count, file: file, line: line)
-        let diff = zip(analytic, numeric).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +).squareRoot()
-        let norm = numeric.map { $0 * $0 }.reduce(0, +).squareRoot()
-        XCTAssertGreaterThan(norm, 1e-3, "the test point must have a non-trivial gradient", file: file, line: line)
-        XCTAssertLessThan(diff / norm, relative, "relative error", file: file, line: line)
-    }
 
 
     /// `count` parameters drawn from N(0, sigma^2).
@@ -201,7 +184,7 @@ final class ModelGradientTests: XCTestCase {
             let wd = w.map(Double.init)
             let reference = { (p: [Double]) in self.deepLinearReference(p, data: data) }
             let secondOrder = (0..<2).flatMap { i in
-                self.finiteDifferences(wd, h: 1e-4) { p in self.finiteDifferences(p, h: 1e-4, reference)[i] }
+                finiteDifferences(wd, h: 1e-4) { p in finiteDifferences(p, h: 1e-4, reference)[i] }
             }
             assertClose(h, secondOrder, relative: 1e-4)
         }

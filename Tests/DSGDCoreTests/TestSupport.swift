@@ -43,3 +43,18 @@ func assertBatchingConsistent(_ model: any Model, data: Dataset, parameters p: [
     XCTAssertEqual(small.loss, reversed.loss, accuracy: 1e-6, file: file, line: line)
     for (g, r) in zip(small.gradient, reversed.gradient) { XCTAssertEqual(g, r, accuracy: 1e-6, file: file, line: line) }
 }
+
+/// Central differences of `f` at `w` (float64, step h): the numeric gradient.
+func finiteDifferences(_ w: [Double], h: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
+    (0..<w.count).map { j in
+        var plus = w, minus = w
+        plus[j] += h
+        minus[j] -= h
+        return (f(plus) - f(minus)) / (2 * h)
+    }
+}
+
+/// `|analytic - numeric| / |numeric| < relative` (Euclidean norms), with a non-trivial `numeric`.
+func assertClose(_ analytic: [Float], _ numeric: [Double], relative: Double, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertLessThan(relativeError(analytic, numeric, file: file, line: line), relative, "relative error", file: file, line: line)
+}
