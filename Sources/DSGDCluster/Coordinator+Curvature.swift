@@ -95,7 +95,7 @@ extension Coordinator {
             throw ProtocolError.wrongPayloadSize(type: .curvature, got: frames[2].count, expected: 4 * parameterCount)
         }
         let bytes = frames[2].bytes
-        let q = (0..<parameterCount).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        let q = (0..<parameterCount).map { bytes.f32($0) }
         guard q.allSatisfy({ $0.isFinite }) else {
             return finish(.failed, "online curvature: worker \(k) returned a non-finite difference quotient at presentation \(asked + 1) (try a smaller --curvature-perturbation)")
         }

@@ -132,15 +132,14 @@ extension Coordinator {
             throw ProtocolError.wrongPayloadSize(type: .stats, got: frames[2].count, expected: expected)
         }
         let bytes = frames[2].bytes
-        let value = { (i: Int) in Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
-        let count = value(0)
+        let count = bytes.f64(0)
         guard count == Double(requested) else {
             throw ProtocolError.wrongStatsCount(worker: h.workerID, got: count, expected: requested)
         }
         var s = FeatureStatistics(dimension: d)
         s.count = requested
-        for a in 0..<d { s.sums[a] = value(1 + a) }
-        for i in 0..<(d * d) { s.products[i] = value(1 + d + i) }
+        for a in 0..<d { s.sums[a] = bytes.f64(1 + a) }
+        for i in 0..<(d * d) { s.products[i] = bytes.f64(1 + d + i) }
         statsReceived[k] = s
     }
 

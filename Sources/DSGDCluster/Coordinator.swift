@@ -214,7 +214,7 @@ public final class Coordinator {
             let lo = k * train.count / n, hi = (k + 1) * train.count / n
             var payload = [UInt8]()
             payload.reserveCapacity(4 * (hi - lo))
-            for i in train[lo..<hi] { withUnsafeBytes(of: i.littleEndian) { payload.append(contentsOf: $0) } }
+            for i in train[lo..<hi] { payload.appendLittleEndian(i) }
             statsRequested[k] = hi - lo
             try send(.stats, to: k, count: UInt32(hi - lo), payload: payload)
         }
@@ -228,7 +228,7 @@ public final class Coordinator {
         let normalizer = Normalizer(job.normalize, statistics: total)
         var payload = [UInt8]()
         payload.reserveCapacity(8 * (normalizer.mean.count + normalizer.matrix.count))
-        for x in normalizer.mean + normalizer.matrix { withUnsafeBytes(of: x.bitPattern.littleEndian) { payload.append(contentsOf: $0) } }
+        for x in normalizer.mean + normalizer.matrix { payload.appendLittleEndian(x) }
         for k in 0..<n { try send(.normalize, to: k, payload: payload) }
         trainData = normalizer.apply(to: trainData)
         testData = testData.map { normalizer.apply(to: $0) }

@@ -117,23 +117,20 @@ public final class RunDirectory {
     }
 
     /// Appends one line to metrics.jsonl (created on first use) and flushes it.
-    public func appendMetrics(_ line: String) throws {
-        if metrics == nil {
-            let file = url.appendingPathComponent("metrics.jsonl")
-            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-            metrics = try FileHandle(forWritingTo: file)
-        }
-        try metrics!.write(contentsOf: Data((line + "\n").utf8))
-    }
+    public func appendMetrics(_ line: String) throws { try append(line, to: "metrics.jsonl", handle: &metrics) }
 
     /// Appends one line to curvature.jsonl (`--online-curvature`; created on first use).
-    public func appendCurvature(_ line: String) throws {
-        if curvature == nil {
-            let file = url.appendingPathComponent("curvature.jsonl")
+    public func appendCurvature(_ line: String) throws { try append(line, to: "curvature.jsonl", handle: &curvature) }
+
+    /// Appends `line` and a newline to the JSON-lines file `name`, opening (and creating) it into
+    /// `handle` on first use.
+    private func append(_ line: String, to name: String, handle: inout FileHandle?) throws {
+        if handle == nil {
+            let file = url.appendingPathComponent(name)
             _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-            curvature = try FileHandle(forWritingTo: file)
+            handle = try FileHandle(forWritingTo: file)
         }
-        try curvature!.write(contentsOf: Data((line + "\n").utf8))
+        try handle!.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// The last point of metrics.jsonl, if any.

@@ -134,7 +134,7 @@ public final class Worker {
         guard frames[1].count == 4 * count else { throw WorkerError("SHARD payload has \(frames[1].count) bytes for \(count) indices") }
         shard.removeAll(keepingCapacity: true)
         for i in 0..<count {
-            let v = UInt32(littleEndian: frames[1].bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+            let v = frames[1].bytes.u32(i)
             guard Int(v) < data.examples else { throw WorkerError("SHARD index \(v) is out of range (\(data.examples) examples)") }
             shard.append(v)
         }
@@ -150,7 +150,7 @@ public final class Worker {
         var indices = [Int]()
         indices.reserveCapacity(count)
         for i in 0..<count {
-            let v = UInt32(littleEndian: frames[1].bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+            let v = frames[1].bytes.u32(i)
             guard Int(v) < data.examples else { throw WorkerError("STATS index \(v) is out of range (\(data.examples) examples)") }
             indices.append(Int(v))
         }
@@ -158,7 +158,7 @@ public final class Worker {
         var payload = [UInt8]()
         payload.reserveCapacity(8 * (1 + stats.sums.count + stats.products.count))
         for x in [Double(stats.count)] + stats.sums + stats.products {
-            withUnsafeBytes(of: x.bitPattern.littleEndian) { payload.append(contentsOf: $0) }
+            payload.appendLittleEndian(x)
         }
         let out = MessageHeader(type: .stats, workerID: UInt32(options.id), count: UInt32(count), payloadLength: UInt32(payload.count))
         out.encode(into: header)
@@ -174,7 +174,7 @@ public final class Worker {
             throw WorkerError("NORMALIZE payload has \(frames[1].count) bytes, expected \(8 * (d + d * d)) for \(d) features")
         }
         let bytes = frames[1].bytes
-        let values = (0..<(d + d * d)).map { Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+        let values = (0..<(d + d * d)).map { bytes.f64($0) }
         let normalizer = Normalizer(kind: job.normalize, mean: Array(values[..<d]), matrix: Array(values[d...]))
         data = normalizer.apply(to: current)
     }
@@ -192,8 +192,7 @@ public final class Worker {
         guard shard.count >= job.batch else { throw WorkerError("CURVATURE before a SHARD of at least \(job.batch) examples") }
         guard h.value.isFinite, h.value > 0 else { throw WorkerError("CURVATURE with perturbation \(h.value), expected a positive number") }
         let bytes = frames[1].bytes
-        let float = { (i: Int) in Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-        let parameters = (0..<p).map(float), direction = (p..<(2 * p)).map(float)
+        let parameters = (0..<p).map { bytes.f32($0) }, direction = (p..<(2 * p)).map { bytes.f32($0) }
         if curvatureCursor + job.batch > shard.count { curvatureCursor = 0 }
         let batch = Array(shard[curvatureCursor ..< curvatureCursor + job.batch])
         curvatureCursor += job.batch
