@@ -45,12 +45,18 @@ final class ModelsThroughClusterTests: ClusterTestCase {
         ]
     }
 
+    /// Trains case `c` through a real cluster of `workers` (batch 10 each) until `limit` (e.g.
+    /// `["--steps", "60"]`) and returns its run directory; a failed run fails the test.
+    func train(_ c: Case, workers: Int, until limit: [String], out: String) throws -> String {
+        let r = try run(["run", "--workers", "\(workers)", "--batch", "10", "--lr", "\(c.lr)", "--momentum", "\(c.momentum)",
+                         "--quiet", "--out", out] + limit + c.arguments)
+        XCTAssertEqual(r.code, 0, "\(c.name): \(r.stderr)")
+        return out
+    }
+
     func testOneWorkerEqualsInProcessMinibatchSGDForEveryModel() throws {
         for (i, c) in cases.enumerated() {
-            let out = path("one-\(i)")
-            let r = try run(["run", "--workers", "1", "--batch", "10", "--steps", "60", "--lr", "\(c.lr)", "--momentum", "\(c.momentum)",
-                             "--quiet", "--out", out] + c.arguments)
-            XCTAssertEqual(r.code, 0, "\(c.name): \(r.stderr)")
+            let out = try train(c, workers: 1, until: ["--steps", "60"], out: path("one-\(i)"))
             let cluster = try params(out)
             XCTAssertEqual(cluster.step, 60, c.name)
             XCTAssertEqual(cluster.shapes, c.model.shapes, c.name)
@@ -67,10 +73,7 @@ final class ModelsThroughClusterTests: ClusterTestCase {
 
     func testTwoSyncWorkersLowerTheLossOfEveryModel() throws {
         for (i, c) in cases.enumerated() {
-            let out = path("two-\(i)")
-            let r = try run(["run", "--workers", "2", "--batch", "10", "--epochs", "\(c.epochs)", "--lr", "\(c.lr)", "--momentum", "\(c.momentum)",
-                             "--quiet", "--out", out] + c.arguments)
-            XCTAssertEqual(r.code, 0, "\(c.name): \(r.stderr)")
+            let out = try train(c, workers: 2, until: ["--epochs", "\(c.epochs)"], out: path("two-\(i)"))
             let s = try summary(out)
             XCTAssertEqual(s.status, .completed, c.name)
             let data = try c.spec.materialize()
