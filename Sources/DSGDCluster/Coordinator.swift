@@ -125,7 +125,7 @@ public final class Coordinator {
         pool = ZeroCopyBufferPool(count: parameterCount, initial: 3)
         let first = pool.acquire()
         let count = parameterCount
-        model.initialParameters().withUnsafeBufferPointer { first.floats.baseAddress!.update(from: $0.baseAddress!, count: count) }
+        try job.initialParameters().withUnsafeBufferPointer { first.floats.baseAddress!.update(from: $0.baseAddress!, count: count) }
         current = first
         aggregator = Aggregator(parameterCount: parameterCount, maxGradients: job.workers)
 
@@ -407,15 +407,20 @@ public final class Coordinator {
         return summary
     }
 
-    /// Sends STOP to every registered worker and waits up to `wait` seconds for their BYE.
+    /// Sends STOP to every registered worker and waits up to `wait` seconds for their BYE; logs
+    /// one line for each worker whose BYE did not come (the run's status is not changed by it).
     func stopWorkers(reason: String, wait: Double) {
         for k in 0..<job.workers where routingIDs[k] != nil {
             try? send(.stop, to: k, payload: Array(reason.utf8))
         }
         let deadline = monotonicSeconds() + wait
-        while monotonicSeconds() < deadline, (0..<job.workers).contains(where: { routingIDs[$0] != nil && !byeReceived[$0] }) {
+        let silent = { (0..<self.job.workers).filter { self.routingIDs[$0] != nil && !self.byeReceived[$0] } }
+        while monotonicSeconds() < deadline, !silent().isEmpty {
             guard (try? poller.waitForInput(timeoutMs: 50)) == true else { continue }
             try? drainMessages(stopping: true)
+        }
+        for k in silent() {
+            log.info("worker \(k) sent no BYE within \(wait) s after STOP (it may have exited already)")
         }
     }
 }

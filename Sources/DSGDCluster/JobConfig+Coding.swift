@@ -7,6 +7,7 @@ extension JobConfig {
         case batch, epochs, steps
         case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden, normalize
         case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
+        case initialization = "init"
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -38,10 +39,11 @@ extension JobConfig {
         try c.encode(onlineCurvature, forKey: .onlineCurvature)
         try c.encode(curvaturePerturbation, forKey: .curvaturePerturbation)
         try c.encode(curvatureSmoothing, forKey: .curvatureSmoothing)
+        try c.encode(initialization.description, forKey: .initialization)
     }
 
-    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm` and the
-    /// `online_curvature` settings take their defaults when absent
+    /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
+    /// `online_curvature` settings and `init` take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -72,6 +74,7 @@ extension JobConfig {
         onlineCurvature = try c.decodeIfPresent(Int.self, forKey: .onlineCurvature) ?? 0
         curvaturePerturbation = try c.decodeIfPresent(Float.self, forKey: .curvaturePerturbation) ?? 0.01
         curvatureSmoothing = try c.decodeIfPresent(Float.self, forKey: .curvatureSmoothing) ?? 0.01
+        initialization = ParameterInit(try c.decodeIfPresent(String.self, forKey: .initialization) ?? "default")
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

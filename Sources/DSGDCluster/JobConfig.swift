@@ -60,8 +60,34 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var curvaturePerturbation: Float = 0.01
     /// The smoothing factor `g` of the online estimate's running average.
     public var curvatureSmoothing: Float = 0.01
+    /// Where the initial parameters come from (`--init`; JSON `init`); read by the coordinator only.
+    public var initialization: ParameterInit = .modelDefault
 
     public init() {}
+
+    /// The learning rate a run of `model` uses when `--lr` is not given: 0.1 for the 1-1-1
+    /// network (its largest stable step at the balanced minimum, 2 / (2 |s| E[x^2]) for a
+    /// least-squares slope s, is about 0.48 on `synthetic-linear --features 1`, so 0.5 never
+    /// settles there), 0.5 for every other model.
+    public static func defaultLearningRate(for model: ModelKind) -> Float {
+        model == .deepLinear111 ? 0.1 : 0.5
+    }
+
+    /// The training set exactly as the coordinator trains on it: the materialised data set less
+    /// the held-out examples (`split`), normalized as `normalize` says with statistics of these
+    /// examples (the coordinator fits the same normalizer from the workers' STATS).
+    public func trainingData() throws -> Dataset {
+        let data = try dataset.materialize()
+        let s = split
+        let train = s.isIdentity ? data : data.subset(s.train)
+        guard normalize != .none else { return train }
+        return Normalizer(normalize, statistics: FeatureStatistics(of: train)).apply(to: train)
+    }
+
+    /// The parameters training starts from (`initialization` applied to `makeModel()`).
+    public func initialParameters() throws -> [Float] {
+        try initialization.parameters(for: makeModel(), kind: model)
+    }
 
     /// The model this job trains.
     public func makeModel() -> any Model {
@@ -72,9 +98,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// The optimizer this job's coordinator applies.
     public var optimizer: SGD { SGD(learningRate: learningRate, momentum: momentum, nesterov: nesterov) }
 
-    /// This job with `--lr auto` resolved: materialises the data set, computes lambda_max of the
-    /// model's Hessian at its initial parameters (`Curvature.analyze`, as `dsgd analyze` does:
-    /// exact where dsgd has the dense Hessian, Lanczos otherwise) and sets
+    /// This job with `--lr auto` resolved: builds the training set as the coordinator trains on it
+    /// (`trainingData()`: held-out examples removed, `--normalize` applied), computes lambda_max of
+    /// the model's Hessian at its initial parameters (`initialParameters()`; `Curvature.analyze`,
+    /// as `dsgd analyze` does: exact where dsgd has the dense Hessian, Lanczos otherwise) and sets
     /// `learningRate = 1 / lambdaMax`. Unchanged unless `lrAuto` is set and `lambdaMax` is nil, and
     /// unchanged with `onlineCurvature > 0`: then the coordinator sets the rate from the online
     /// estimate it runs across the cluster before training.
@@ -82,9 +109,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public func resolvingAutoLearningRate() throws -> JobConfig {
         guard lrAuto, lambdaMax == nil, onlineCurvature == 0 else { return self }
         if model == .noop { throw JobConfigError("--lr auto: --model noop has no curvature (its loss is identically 0); give --lr a number") }
-        let data = try dataset.materialize()
+        let data = try trainingData()
         let m = makeModel()
-        let report = Curvature.analyze(model: m, parameters: m.initialParameters(), data: data, seed: seed)
+        let report = Curvature.analyze(model: m, parameters: try initialParameters(), data: data, seed: seed)
         let lambda = report.summary.lambdaMax
         guard lambda.isFinite, lambda > 0, let eta = report.summary.etaOpt, Float(eta).isFinite, Float(eta) > 0 else {
             throw JobConfigError("--lr auto: lambda_max of --model \(model.rawValue) at its initial parameters is \(lambda), not positive; give --lr a number")
@@ -163,10 +190,15 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if model == .softmax || model == .mlp, dataset.classCount == nil {
             p.append("--model \(model.rawValue) needs class labels: use --dataset \(classified.joined(separator: ", ")) (got \(dataset.name))")
         }
+        if model == .softmax || model == .mlp, let k = dataset.classCount, k < 2 {
+            p.append("--model \(model.rawValue) needs at least 2 classes (got --classes \(k))")
+        }
         if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && holdout.isFinite && holdout >= 0 && holdout < 1 && batch > shardSize {
             let what = testExamples > 0 ? "\(trainExamples) training examples" : "\(dataset.totalExamples) examples"
             p.append("--batch \(batch) is larger than a worker's shard (\(what) / \(workers) workers = \(shardSize))")
         }
+        // Last: the model can only be built once everything above holds.
+        if p.isEmpty, let problem = initialization.problem(parameterCount: makeModel().parameterCount) { p.append(problem) }
         return p
     }
 }

@@ -31,9 +31,17 @@ public func monotonicSeconds() -> Double {
 public func writeLine(_ line: String, to fd: Int32) {
     var bytes = Array(line.utf8)
     bytes.append(10)
+    _ = writeAll(bytes, to: fd)
+}
+
+/// Writes all of `bytes` to file descriptor `fd` (retried on EINTR and short writes); false if
+/// the descriptor refused them (e.g. a closed pipe).
+@discardableResult
+public func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+        if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return false }
     }
+    return true
 }

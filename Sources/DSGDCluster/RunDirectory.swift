@@ -51,6 +51,13 @@ public struct ParamsFile: Codable, Sendable {
     public var step: Int
     public var shapes: [ParameterShape]
     public var values: [Float]
+
+    public init(model: ModelKind, step: Int, shapes: [ParameterShape], values: [Float]) {
+        self.model = model
+        self.step = step
+        self.shapes = shapes
+        self.values = values
+    }
 }
 
 /// `config.json`: the resolved job plus where it ran and with what.

@@ -10,6 +10,15 @@ public enum CSVWriter {
     public static func write(
         _ data: Dataset, to path: String, featureNames: [String]? = nil, labelName: String = "label"
     ) throws {
+        try DataFileIO.write(encode(data, featureNames: featureNames, labelName: labelName, naming: path), to: path)
+    }
+
+    /// The CSV text of `data`, as `write` writes it; errors name `destination` as their file
+    /// (e.g. "<stdout>").
+    public static func encode(
+        _ data: Dataset, featureNames: [String]? = nil, labelName: String = "label", naming destination: String
+    ) throws -> [UInt8] {
+        let path = destination
         let d = data.dimension
         let names = featureNames ?? (0..<d).map { "x\($0)" }
         guard names.count == d else {
@@ -37,7 +46,7 @@ public enum CSVWriter {
             }
             out.append(0x0A)
         }
-        try DataFileIO.write(out, to: path)
+        return out
     }
 
     private static func readsBack(_ name: String) -> Bool {

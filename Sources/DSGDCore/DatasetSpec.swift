@@ -93,6 +93,21 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
         }
     }
 
+    /// Whether this is a real (embedded) data set, whose rows and features are fixed.
+    public var isEmbedded: Bool { EmbeddedDatasets.shape(name) != nil }
+
+    /// What the targets are, in a few words (for `dsgd dataset list`).
+    public var task: String {
+        switch name {
+        case "synthetic-logistic", "breast-cancer": return "binary classification (labels 0/1)"
+        case "digits": return "10-class classification (labels 0-9)"
+        case "blobs": return "\(classes)-class classification (labels 0-\(classes - 1); --classes)"
+        case "lecun-2d": return "regression on two classes (targets +1/-1)"
+        case "quadratic": return "regression, ill-conditioned inputs (--condition \(condition))"
+        default: return "regression"
+        }
+    }
+
     /// Every reason this spec cannot be materialised (empty when it can), one line each, naming
     /// fields as the command line does (`--examples`; the JSON key is `examples`).
     public func problems() -> [String] {

@@ -14,7 +14,7 @@ extension DSGD {
             commandName: "analyze",
             abstract: "Hessian eigenvalues, condition number and learning-rate limits of a model on a data set.",
             discussion: """
-                Evaluates at the model's initial parameters (for linear regression the Hessian does \
+                Evaluates at the model's initial parameters, or at those of --init (for linear regression the Hessian does \
                 not depend on them). lambda_max and lambda_min are exact (float64 Jacobi on the dense \
                 Hessian) for linear and logistic regression and the 1-1-1 network, and come from \
                 Lanczos on Hessian-vector products otherwise; power iteration cross-checks lambda_max; \
@@ -26,14 +26,7 @@ extension DSGD {
         @Option(help: "Model (noop has no curvature).")
         var model: ModelKind
 
-        @Option(help: "Data set: a built-in name (see `dsgd dataset list`) or a path ending in .csv (label column \"label\").")
-        var data: String
-
-        @Option(parsing: .unconditional, help: "Examples of a synthetic data set.")
-        var examples: Int = 8192
-
-        @Option(parsing: .unconditional, help: "Features of a synthetic data set.")
-        var features: Int = 32
+        @OptionGroup var data: DataOptions
 
         @Option(parsing: .unconditional, help: "Seed of a synthetic data set and of the iterations' random start vectors.")
         var seed: UInt64 = 1
@@ -53,10 +46,14 @@ extension DSGD {
         @Flag(help: "Layer normalization in the hidden layers of --model mlp.")
         var layerNorm = false
 
+        @Option(name: .customLong("init"), help: "Evaluate at these parameters instead of the model's initial ones: default, zeros, a comma-separated list of all P numbers, or a params.json of an earlier run (e.g. where a run ended).")
+        var initialization: String = "default"
+
         @Flag(help: "Print one JSON object instead of a table.")
         var json = false
 
         func validate() throws {
+            if data.data == nil { throw ValidationError("give a data set: --data NAME (see `dsgd dataset list`) or --data FILE.csv") }
             if model == .noop { throw ValidationError("--model noop has no curvature (its loss is identically 0)") }
             if presentations < 0 { throw ValidationError("--presentations must be at least 0 (got \(presentations))") }
             if hidden.isEmpty || hidden.contains(where: { $0 < 1 }) {
@@ -66,30 +63,23 @@ extension DSGD {
         }
 
         func run() throws {
-            var dataset: Dataset
-            let source: String
-            if data.hasSuffix(".csv") {
-                dataset = try CSVLoader.load(path: data)
-                source = data
-            } else {
-                guard DatasetSpec.names.contains(data) else {
-                    throw ValidationError("unknown data set '\(data)' (known: \(DatasetSpec.names.joined(separator: ", ")), or a path ending in .csv)")
-                }
-                dataset = try DatasetSpec(name: data, examples: examples, features: features, seed: seed).materialize()
-                source = data
-            }
+            let source = data.data!
+            var dataset = try data.load(name: source, seed: seed, allowFiles: true)
             if normalize != .none {
                 dataset = Normalizer(normalize, statistics: FeatureStatistics(of: dataset)).apply(to: dataset)
             }
             let classes = try checkCompatible(dataset)
             let m = model.make(inputDimension: dataset.dimension, classes: classes, hidden: hidden, layerNorm: layerNorm)
-            let w = m.initialParameters()
+            let start = ParameterInit(initialization)
+            let w: [Float]
+            do { w = try start.parameters(for: m, kind: model) } catch let e as JobConfigError { throw ValidationError(e.description) }
             let report = Curvature.analyze(model: m, parameters: w, data: dataset, seed: seed, method: method)
             var online = OnlineCurvature(parameterCount: m.parameterCount, seed: seed)
             let onlineEstimate = presentations > 0
                 ? online.run(model: m, parameters: w, data: dataset, presentations: presentations, seed: seed) : nil
             let s = report.summary
-            let at = w.allSatisfy { $0 == 0 } ? "the initial parameters (all zeros)" : "the initial parameters"
+            let place = start == .modelDefault ? "the initial parameters" : "the parameters of --init \(initialization)"
+            let at = w.allSatisfy { $0 == 0 } ? "\(place) (all zeros)" : place
             let independence = m is LinearRegression ? "; the Hessian of linear regression does not depend on them" : ""
             let methodText: String
             switch report.method {
@@ -107,7 +97,7 @@ extension DSGD {
                     "examples": dataset.examples,
                     "features": dataset.dimension,
                     "parameters": m.parameterCount,
-                    "evaluated_at": "initial parameters",
+                    "evaluated_at": start == .modelDefault ? "initial parameters" : "init \(initialization)",
                     "lambda_max": number(s.lambdaMax),
                     "lambda_min": number(s.lambdaMin),
                     "condition_number": number(s.conditionNumber),

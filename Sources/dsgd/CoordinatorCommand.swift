@@ -12,8 +12,8 @@ extension DSGD {
 
         @OptionGroup var training: TrainingOptions
 
-        @Option(help: "Endpoint to bind: tcp://HOST:PORT (PORT 0: any free port) or ipc:///path.")
-        var bind: String = "tcp://127.0.0.1:5555"
+        @Option(help: "Endpoint to bind: tcp://HOST:PORT (PORT 0: any free port, printed once bound) or ipc:///path.")
+        var bind: String = defaultBindEndpoint
 
         @Option(help: "Run directory (default: runs/<UTC time>-<mode>-<pid>).")
         var out: String?

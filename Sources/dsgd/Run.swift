@@ -18,8 +18,8 @@ extension DSGD {
         @Option(help: "Run directory (default: runs/<UTC time>-<mode>-<pid>).")
         var out: String?
 
-        @Option(help: "Coordinator endpoint: tcp://127.0.0.1:0 (any free port) or ipc:///path.")
-        var bind: String = "tcp://127.0.0.1:0"
+        @Option(help: "Coordinator endpoint: tcp://HOST:PORT (PORT 0: any free port) or ipc:///path.")
+        var bind: String = defaultBindEndpoint
 
         @Flag(help: "Do not print progress lines.")
         var quiet = false
@@ -38,6 +38,10 @@ extension DSGD {
         }
     }
 }
+
+/// The endpoint `dsgd run` and `dsgd coordinator` bind unless told otherwise: loopback, any free
+/// port (the coordinator prints the one it got: `dsgd coordinator: listening on EP`).
+let defaultBindEndpoint = "tcp://127.0.0.1:0"
 
 /// Rejects endpoints libzmq would not accept for binding, with a clear message.
 func validateEndpoint(_ endpoint: String) throws {

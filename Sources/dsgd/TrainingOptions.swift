@@ -35,29 +35,16 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Model: linear (quadratic loss), logistic, softmax, mlp, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
     var model: ModelKind = .logistic
 
-    @Option(help: "Data set: synthetic-logistic, synthetic-linear, lecun-2d, quadratic, blobs, breast-cancer, digits (default: matches --model; see `dsgd dataset list`).")
-    var dataset: String?
-
-    @Option(parsing: .unconditional, help: "Examples in the synthetic data set.")
-    var examples: Int = 8192
-
-    @Option(parsing: .unconditional, help: "Input features of the synthetic data set.")
-    var features: Int = 32
-
-    @Option(parsing: .unconditional, help: "quadratic: condition number of the inputs' second-moment matrix.")
-    var condition: Double = DatasetSpec.defaultCondition
-
-    @Option(parsing: .unconditional, help: "blobs: number of classes.")
-    var classes: Int = DatasetSpec.defaultClasses
-
-    @Option(parsing: .unconditional, help: "Repeat the data set this many times (a redundant training set).")
-    var replicate: Int = DatasetSpec.defaultReplicate
+    @OptionGroup var data: DataOptions
 
     @Option(parsing: .unconditional, help: "Parameter count of the noop model.")
     var parameters: Int?
 
-    @Option(parsing: .unconditional, help: "Learning rate, or auto: eta_opt = 1/lambda_max of the model's Hessian at its initial parameters (see `dsgd analyze`; with --online-curvature, the cluster's online estimate).")
-    var lr: LearningRateChoice = .value(0.5)
+    @Option(parsing: .unconditional, help: "Learning rate (default 0.5; 0.1 for deep-linear-111), or auto: eta_opt = 1/lambda_max of the model's Hessian at its initial parameters on the training set as trained (after --holdout and --normalize; see `dsgd analyze`; with --online-curvature, the cluster's online estimate).")
+    var lr: LearningRateChoice?
+
+    @Option(name: .customLong("init"), help: "Initial parameters: default (the model's own), zeros, a comma-separated list of all P numbers (e.g. 0.001,0 for deep-linear-111), or the params.json of an earlier run of the same model.")
+    var initialization: String = "default"
 
     @Option(parsing: .unconditional, help: "Examples per minibatch, per worker.")
     var batch: Int = 32
@@ -83,13 +70,13 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Evaluate the training loss every this many updates (0: about four times an epoch).")
     var evalEvery: Int = 0
 
-    @Option(parsing: .unconditional, help: "Fail the run if a worker sends nothing for this many seconds.")
+    @Option(parsing: .unconditional, help: "Fail the run if a worker leaves parameters unanswered (no GRADIENT, STATS or CURVATURE answer) for this many seconds.")
     var workerTimeout: Double = 60
 
     @Option(parsing: .unconditional, help: "Fail if not every worker registers within this many seconds.")
     var registerTimeout: Double = 60
 
-    @Option(parsing: .unconditional, help: "Floats per GRADIENT message part (the coordinator averages part by part as they arrive).")
+    @Option(parsing: .unconditional, help: "Floats per PARAMS and GRADIENT message part (the coordinator averages part by part as they arrive and sends each averaged part on at once).")
     var gradientChunk: Int = JobConfig().gradientChunk
 
     @Option(parsing: .unconditional, help: "Hold out this fraction of the data set as a test set (deterministic from --seed), in [0, 1).")
@@ -119,14 +106,15 @@ struct TrainingOptions: ParsableArguments {
         j.mode = mode
         j.workers = workers
         j.model = model
-        let name = dataset ?? ((model == .linear || model == .deepLinear111) ? "synthetic-linear" : "synthetic-logistic")
-        j.dataset = DatasetSpec(name: name, examples: examples, features: features, seed: seed,
-                                condition: condition, classes: classes, replicate: replicate)
+        let name = data.data ?? ((model == .linear || model == .deepLinear111) ? "synthetic-linear" : "synthetic-logistic")
+        j.dataset = data.spec(name: name, seed: seed)
         j.noopParameters = model == .noop ? parameters : nil
         switch lr {
         case .value(let x): j.learningRate = x
         case .auto: j.lrAuto = true  // learningRate keeps its default until `resolvedJob()`
+        case nil: j.learningRate = JobConfig.defaultLearningRate(for: model)
         }
+        j.initialization = ParameterInit(initialization)
         j.momentum = momentum
         j.nesterov = nesterov
         j.batch = batch
@@ -156,7 +144,10 @@ struct TrainingOptions: ParsableArguments {
 
     /// `job` with `--lr auto` evaluated, announcing the chosen rate; unchanged otherwise, and with
     /// `--online-curvature` (the coordinator sets the rate from the cluster's online estimate).
+    /// First checks that `--init` gives parameters for this model (reading its file, if any), so
+    /// a bad one fails before any process starts.
     static func resolvingAutoLearningRate(_ job: JobConfig) throws -> JobConfig {
+        do { _ = try job.initialParameters() } catch let e as JobConfigError { throw ValidationError(e.description) }
         guard job.lrAuto, job.lambdaMax == nil, job.onlineCurvature == 0 else { return job }
         let resolved: JobConfig
         do { resolved = try job.resolvingAutoLearningRate() } catch let e as JobConfigError {
@@ -164,7 +155,8 @@ struct TrainingOptions: ParsableArguments {
         } catch {
             throw ValidationError("--lr auto: cannot build the data set: \(error)")
         }
-        writeLine("dsgd: --lr auto: lambda_max \(String(format: "%.6g", resolved.lambdaMax ?? .nan)) at the initial parameters, learning rate eta_opt = 1/lambda_max = \(resolved.learningRate)", to: 1)
+        let on = "the \(resolved.trainExamples) training examples" + (job.normalize == .none ? "" : " (\(job.normalize == .whiten ? "whitened" : "standardized"))")
+        writeLine("dsgd: --lr auto: lambda_max \(String(format: "%.6g", resolved.lambdaMax ?? .nan)) at the initial parameters on \(on), learning rate eta_opt = 1/lambda_max = \(resolved.learningRate)", to: 1)
         return resolved
     }
 

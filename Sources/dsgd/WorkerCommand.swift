@@ -12,13 +12,13 @@ extension DSGD {
         @Option(help: "Coordinator endpoint, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/dsgd.ipc.")
         var connect: String
 
-        @Option(help: "This worker's id, 0 ..< workers (unique in the job).")
+        @Option(parsing: .unconditional, help: "This worker's id, 0 ..< workers (unique in the job).")
         var id: Int
 
-        @Option(help: "Give up if no coordinator answers within this many seconds.")
+        @Option(parsing: .unconditional, help: "Give up if no coordinator answers within this many seconds.")
         var connectTimeout: Double = 10
 
-        @Option(help: "Give up if the coordinator is silent this long during training (seconds).")
+        @Option(parsing: .unconditional, help: "Give up if the coordinator is silent this long during training (seconds).")
         var idleTimeout: Double = 120
 
         func validate() throws {

@@ -226,7 +226,7 @@ final class ModelGradientTests: XCTestCase {
         XCTAssertEqual(model.kind, .deepLinear111)
         XCTAssertEqual(model.parameterCount, 2)
         XCTAssertEqual(model.shapes, [ParameterShape(name: "w1", shape: [1]), ParameterShape(name: "w2", shape: [1])])
-        XCTAssertEqual(model.initialParameters(), [0.1, 0.1])
+        XCTAssertEqual(model.initialParameters(), [0.1, 0.05])
         let g = model.lossAndGradient(parameters: model.initialParameters(), data: oneOne, batch: [0]).gradient
         XCTAssertTrue(g[0] < 0 && g[1] < 0, "descent from the start moves both weights up, toward w1 w2 = 1")
         XCTAssertEqual(ModelKind(rawValue: "deep-linear-111"), .deepLinear111)
