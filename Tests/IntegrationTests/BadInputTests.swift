@@ -157,38 +157,3 @@ final class BadInputTests: ClusterTestCase {
         peer.close()
     }
 }
-
-/// A DEALER that speaks dsgd's frames by hand, for feeding a live coordinator hostile or
-/// out-of-protocol messages.
-final class RawPeer {
-    let context: ZMQContext
-    let socket: ZMQSocket
-    let poller: ZMQPoller
-    /// The header and payload frames of the last message received.
-    let reply = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
-
-    init(connect endpoint: String, routingID: String? = nil) throws {
-        context = try ZMQContext()
-        socket = try ZMQSocket(context, .dealer)
-        if let routingID { try socket.setRoutingID(Array(routingID.utf8)) }
-        try socket.connect(endpoint)
-        poller = ZMQPoller([socket])
-    }
-
-    /// Sends `frames` as one multipart message.
-    func send(_ frames: [[UInt8]]) throws {
-        for (i, f) in frames.enumerated() { try f.withUnsafeBytes { try socket.send(bytes: $0, more: i < frames.count - 1) } }
-    }
-
-    /// Waits up to 5 s for a two-frame message and returns its header.
-    func receive(file: StaticString = #filePath, line: UInt = #line) throws -> MessageHeader {
-        XCTAssertTrue(try poller.waitForInput(timeoutMs: 5000), "a message within 5 s", file: file, line: line)
-        XCTAssertEqual(try socket.receiveMultipart(into: reply), 2, file: file, line: line)
-        return try MessageHeader.decode(reply[0].bytes)
-    }
-
-    /// The payload of the last message received, as text (ERROR, STOP).
-    var replyText: String { String(decoding: reply[1].bytes, as: UTF8.self) }
-
-    func close() { socket.close() }
-}
