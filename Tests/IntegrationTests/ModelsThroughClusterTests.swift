@@ -30,10 +30,9 @@ final class ModelsThroughClusterTests: ClusterTestCase {
             Case(name: "deep-linear-111", arguments: ["--model", "deep-linear-111", "--dataset", "synthetic-linear",
                                                       "--examples", "200", "--features", "1"],
                  spec: DatasetSpec(name: "synthetic-linear", examples: 200, features: 1, seed: 1),
-                 // This set's least-squares slope is negative while the start (0.1, 0.1) lies on
-                 // w1 = w2, the saddle's stable direction for a negative product: GD first slides
-                 // towards the origin and escapes along w1 = -w2 only once rounding breaks the
-                 // symmetry, after about 10 epochs.
+                 // This set's least-squares slope is negative: from the default start (0.1, 0.05),
+                 // off both diagonals, GD turns w1 w2 negative and reaches the minimum without
+                 // waiting for rounding to break a symmetry.
                  model: DeepLinear111(), lr: 0.1, epochs: 20),
             Case(name: "linear on an ill-conditioned quadratic", arguments: ["--model", "linear", "--dataset", "quadratic", "--condition", "50",
                                                                              "--examples", "300", "--features", "5"],
