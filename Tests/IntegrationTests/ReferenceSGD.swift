@@ -123,15 +123,16 @@ enum LogisticReference {
         return total / Double(rows.count)
     }
 
-    /// Fraction of `rows` classified correctly, and how many rows have |z| < 1e-4 (where float32
-    /// and float64 logits could fall on different sides of 0).
-    static func accuracy(_ w: [Float], data: Dataset, rows: [Int]) -> (accuracy: Double, ambiguous: Int) {
+    /// Fraction of `rows` classified correctly, and the fraction of rows with |z| < 1e-4 (where
+    /// float32 and float64 logits could fall on different sides of 0): how far a float32
+    /// evaluation's accuracy may differ.
+    static func accuracy(_ w: [Float], data: Dataset, rows: [Int]) -> (accuracy: Double, slack: Double) {
         var correct = 0, ambiguous = 0
         for i in rows {
             let z = logit(w, data, row: i)
             if abs(z) < 1e-4 { ambiguous += 1 }
             if (z > 0) == (data.targets[i] > 0.5) { correct += 1 }
         }
-        return (Double(correct) / Double(rows.count), ambiguous)
+        return (Double(correct) / Double(rows.count), Double(ambiguous) / Double(rows.count))
     }
 }
