@@ -17,36 +17,83 @@ final class TrainingTests: ClusterTestCase {
         XCTAssertEqual(s.workers, 4)
         XCTAssertLessThanOrEqual(try XCTUnwrap(s.finalLoss), 0.30)
         XCTAssertNotNil(s.timeToTarget, "time_to_target is recorded when the target is reached")
-        XCTAssertEqual(s.examples, s.steps * 4 * 32, "every sync step applies one batch from each worker")
+        // The examples applied, against the workers' own count of the minibatches they computed:
+        // the run ended at the target loss, after the parameters of the next version had gone out,
+        // and a worker computes on those before it handles STOP (PROTOCOL.md §7, Stopping), so each
+        // of the 4 computed steps + 1 minibatches of 32.
+        let computed = minibatchesComputed(in: r.stderr)
+        XCTAssertEqual(computed, Dictionary(uniqueKeysWithValues: (0..<4).map { ($0, s.steps + 1) }), r.stderr)
+        XCTAssertEqual(s.examples, (computed.values.reduce(0, +) - 4) * 32, "every sync step applies one batch from each worker")
         XCTAssertTrue(r.stdout.contains { $0.hasPrefix("step ") && $0.contains("loss") && $0.contains("examples/s") },
                       "progress lines stream while training: \(r.stdout)")
-        // metrics.jsonl: one object per evaluation, starting at step 0 with loss log 2.
-        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        XCTAssertGreaterThan(lines.count, 2)
-        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
-        XCTAssertEqual(first["step"] as? Int, 0)
-        XCTAssertEqual(first["loss"] as! Double, log(2.0), accuracy: 1e-6)
-        for key in ["time", "examples", "epoch"] { XCTAssertNotNil(first[key], key) }
+        // metrics.jsonl: one object per evaluation, starting at step 0 with loss log 2 (zero weights).
+        let rows = try metrics(out)
+        XCTAssertGreaterThan(rows.count, 2)
+        XCTAssertEqual(rows[0].step, 0)
+        XCTAssertEqual(rows[0].examples, 0)
+        XCTAssertEqual(try XCTUnwrap(rows[0].loss), log(2.0), accuracy: 1e-6)
     }
 
     func testAsyncFourWorkersReachTargetLossAndRecordStaleness() throws {
         let out = path("async")
-        let r = try run(["run", "--workers", "4", "--mode", "async", "--lr", "0.2", "--target-loss", "0.30",
+        let n = 4
+        let r = try run(["run", "--workers", "\(n)", "--mode", "async", "--lr", "0.2", "--target-loss", "0.30",
                          "--epochs", "20", "--out", out])
         XCTAssertEqual(r.code, 0, r.stderr)
         let s = try summary(out)
         XCTAssertEqual(s.status, .completed)
         XCTAssertEqual(s.mode, .async)
         XCTAssertLessThanOrEqual(try XCTUnwrap(s.finalLoss), 0.30)
+        // The examples applied, against the workers' own minibatch counts: every gradient a worker
+        // computed was applied, except the one each worker but the last updater still had in
+        // flight when STOP came (it computes on parameters that reach it before STOP).
+        let computed = minibatchesComputed(in: r.stderr)
+        XCTAssertEqual(computed.keys.sorted(), Array(0..<n), r.stderr)
+        XCTAssertEqual(computed.values.reduce(0, +), s.steps + n - 1, "gradients computed = applied + in flight at the end")
         XCTAssertEqual(s.examples, s.steps * 32, "every async update applies one worker's batch")
-        XCTAssertNotNil(s.stalenessMean)
-        XCTAssertNotNil(s.stalenessMax)
-        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
-        XCTAssertNotNil(last["staleness_mean"], "async metrics carry staleness")
-        XCTAssertNotNil(last["staleness_max"])
-        // With 4 workers each holding one outstanding gradient, typical staleness is about 3.
-        XCTAssertGreaterThan(s.stalenessMean!, 0.5)
+        // Each metrics point's staleness covers the updates since the previous point: weighted by
+        // those counts the points give the run's mean and maximum.
+        let rows = try metrics(out)
+        var weighted = 0.0, worst = 0
+        for (previous, row) in zip(rows, rows.dropFirst()) {
+            let mean = try XCTUnwrap(row.stalenessMean, "step \(row.step)"), max = try XCTUnwrap(row.stalenessMax)
+            XCTAssertGreaterThanOrEqual(mean, 0)
+            XCTAssertGreaterThanOrEqual(Double(max), mean)
+            weighted += mean * Double(row.step - previous.step)
+            worst = Swift.max(worst, max)
+        }
+        let mean = try XCTUnwrap(s.stalenessMean)
+        XCTAssertEqual(mean, weighted / Double(s.steps), accuracy: 1e-9)
+        XCTAssertEqual(s.stalenessMax, worst)
+        // Every update adds one to the staleness of the gradients the other n - 1 workers have
+        // outstanding at that moment and of no other, so the staleness summed over the applied
+        // updates is at most (n - 1) x steps: the mean is at most n - 1.
+        XCTAssertLessThanOrEqual(mean, Double(n - 1))
+        XCTAssertGreaterThan(mean, 0, "with 4 workers some gradients are stale")
+    }
+
+    /// Four real async workers, one metrics point per update (`--eval-every 1`, a small set so the
+    /// evaluations are cheap): the first update is computed on version 0 and applied at version 0,
+    /// so its staleness is exactly 0; none is negative; the run's mean is at most n - 1 (see above)
+    /// and summary.json agrees with the points.
+    func testAsyncFourWorkersStalenessPerUpdate() throws {
+        let out = path("async-per-update")
+        let n = 4, steps = 120
+        let r = try run(["run", "--workers", "\(n)", "--mode", "async", "--examples", "512", "--features", "8", "--batch", "8",
+                         "--lr", "0.2", "--steps", "\(steps)", "--eval-every", "1", "--quiet", "--out", out])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        let rows = try metrics(out)
+        XCTAssertEqual(rows.map(\.step), Array(0...steps))
+        let staleness = rows.dropFirst().map { $0.stalenessMax ?? -1 }
+        XCTAssertEqual(rows.dropFirst().map { $0.stalenessMean ?? -1 }, staleness.map(Double.init), "one update per point: mean = max")
+        XCTAssertEqual(staleness.first, 0, "the first update's staleness")
+        XCTAssertEqual(staleness.min(), 0)
+        let s = try summary(out)
+        let mean = try XCTUnwrap(s.stalenessMean)
+        XCTAssertEqual(mean, Double(staleness.reduce(0, +)) / Double(steps), accuracy: 1e-9)
+        XCTAssertEqual(s.stalenessMax, staleness.max())
+        XCTAssertLessThanOrEqual(mean, Double(n - 1))
+        XCTAssertEqual(minibatchesComputed(in: r.stderr).values.reduce(0, +), steps + n - 1)
     }
 
     func testSyncRunsWithTheSameSeedGiveIdenticalParameters() throws {
@@ -94,6 +141,10 @@ final class TrainingTests: ClusterTestCase {
             XCTAssertEqual(c, r, accuracy: 1e-6 * max(1, abs(r)), "parameter \(i)")
         }
         XCTAssertGreaterThan(reference.map { abs($0) }.max()!, 0.1, "the reference moved away from zero")
+        // And bit for bit against the replay whose data order comes from the documented permutation
+        // written in the test (MinibatchSGD shares DSGDCore's sharding with the coordinator).
+        let independent = SyncReplay(model: model, data: data, workers: 1, batch: 16, seed: 5, learningRate: 0.3, momentum: 0.9)
+        assertBitIdentical(cluster.values, independent.run(steps: steps)[steps], "params.json against the independent replay")
     }
 
     func testOneWorkerNesterovEqualsInProcessNesterov() throws {
