@@ -20,12 +20,21 @@ final class DigitsTests: ClusterTestCase {
         XCTAssertGreaterThanOrEqual(accuracy, 0.95)
         XCTAssertNotNil(s.finalTestLoss)
         XCTAssertNotNil(s.finalTrainAccuracy)
-        // 1797 examples, 359 held out: an epoch is 4 shards of 359 training examples (22 batches of 16).
-        XCTAssertEqual(s.examples, s.steps * 4 * 16)
-        XCTAssertEqual(s.epochs, 20, accuracy: 1e-9)
-        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
-        for key in ["test_loss", "test_accuracy", "train_accuracy"] { XCTAssertNotNil(last[key], key) }
+        // The run's length from the job's shape, not from the coordinator's counter: 1797 examples,
+        // round(0.2 x 1797) held out, 4 shards of the rest, whole minibatches of 16 per shard, 20
+        // epochs; and every worker computed exactly one minibatch per step (an epochs stop sends no
+        // further parameters).
+        let training = 1797 - Int((0.2 * 1797.0).rounded())
+        let batchesPerShard = (training / 4) / 16
+        XCTAssertEqual(s.steps, 20 * batchesPerShard)
+        XCTAssertEqual(s.examples, 20 * batchesPerShard * 4 * 16)
+        XCTAssertEqual(minibatchesComputed(in: r.stderr), Dictionary(uniqueKeysWithValues: (0..<4).map { ($0, 20 * batchesPerShard) }))
+        XCTAssertEqual(s.epochs, Double(s.examples) / Double(4 * batchesPerShard * 16), accuracy: 1e-12)
+        let last = try XCTUnwrap(try metrics(out).last)
+        XCTAssertEqual(last.step, s.steps)
+        XCTAssertEqual(last.testLoss, s.finalTestLoss)
+        XCTAssertEqual(last.testAccuracy, s.finalTestAccuracy)
+        XCTAssertEqual(last.trainAccuracy, s.finalTrainAccuracy)
         XCTAssertTrue(r.stdout.contains { $0.hasPrefix("step ") && $0.contains("test acc") }, "\(r.stdout)")
         let config = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
         XCTAssertTrue(config.contains("\"holdout\" : 0.2"), config)
