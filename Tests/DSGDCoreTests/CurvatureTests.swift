@@ -2,8 +2,8 @@ import DSGDCore
 import Foundation
 import XCTest
 
-/// Curvature tools: Hessian-vector products of every model against finite differences of its
-/// gradient and against independent float64 Hessians; power iteration, Lanczos and Jacobi against
+/// Curvature tools: Hessian-vector products of every model against float64 differences of a
+/// float64 gradient written in the test and against closed-form float64 Hessians; power iteration, Lanczos and Jacobi against
 /// each other; the 1-1-1 saddle; LeCun's 2-D example (lambda_max and the online estimate of LeCun,
 /// Simard and Pearlmutter 1993); the raw breast-cancer condition number against a numpy fixture.
 final class CurvatureTests: XCTestCase {
@@ -34,94 +34,168 @@ final class CurvatureTests: XCTestCase {
         return (0..<n).map { r in (0..<n).reduce(0.0) { $0 + a[r * n + $1] * v[$1] } }
     }
 
-    /// The model's `hessianVectorProduct` against (1) central differences of its own float32
-    /// full-data gradient with a step of 1e-2 along the unit direction, and (2) `reference`, an
-    /// independent float64 `H v`. Returns both relative errors.
-    func checkHVP(_ model: any Model, _ w: [Float], _ data: Dataset, _ v: [Float], reference: [Double],
-                  differences: Double, exact: Double, file: StaticString = #filePath, line: UInt = #line) {
+    /// The rows of `data` as float64, each extended by the bias input 1 (`x~`).
+    func extendedRows(_ data: Dataset) -> [[Double]] {
+        (0..<data.examples).map { i in (0..<data.dimension).map { Double(data.features[i * data.dimension + $0]) } + [1] }
+    }
+
+    /// `H v` from central differences, in float64, of an independent float64 gradient `gradient`
+    /// (written in the test from the model's loss) along `v`, step 1e-5 / |v|: the truncation
+    /// error is O(1e-10) relative and the rounding about 1e-16 / 1e-5, so this is `H v` to about
+    /// 1e-9, independent of the model's own gradient and of its Hessian code.
+    func differencedGradient(_ gradient: ([Double]) -> [Double], at w: [Float], along v: [Float]) -> [Double] {
+        let wd = w.map(Double.init), vd = v.map(Double.init)
+        let e = 1e-5 / vd.map { $0 * $0 }.reduce(0, +).squareRoot()
+        let plus = gradient(zip(wd, vd).map { $0 + e * $1 }), minus = gradient(zip(wd, vd).map { $0 - e * $1 })
+        return zip(plus, minus).map { ($0 - $1) / (2 * e) }
+    }
+
+    /// The model's `hessianVectorProduct` against (1) float64 central differences of the
+    /// independent float64 `gradient` (`differencedGradient`) and (2) `reference`, an independent
+    /// closed-form float64 `H v`. The two references must agree to 1e-6 (they are two ways to the
+    /// same number), so a wrong reference cannot pass unnoticed. Returns nothing; asserts
+    /// `differences` and `exact` as the relative errors' bounds.
+    func checkHVP(_ model: any Model, _ w: [Float], _ data: Dataset, _ v: [Float], gradient: ([Double]) -> [Double],
+                  reference: [Double], differences: Double, exact: Double, file: StaticString = #filePath, line: UInt = #line) {
         let hv = model.hessianVectorProduct(parameters: w, data: data, vector: v)
-        let norm = v.map { Double($0) * Double($0) }.reduce(0, +).squareRoot()
-        let fd = model.finiteDifferenceHessianVectorProduct(parameters: w, data: data, vector: v, step: Float(1e-2 / norm))
-        let e1 = relativeError(hv, fd.map { Double($0) }, file: file, line: line)
+        let differenced = differencedGradient(gradient, at: w, along: v)
+        let agreement = relativeError(differenced.map { Float($0) }, reference, file: file, line: line)
+        XCTAssertLessThan(agreement, 1e-6, "the two float64 references agree", file: file, line: line)
+        let e1 = relativeError(hv, differenced, file: file, line: line)
         let e2 = relativeError(hv, reference, file: file, line: line)
-        print("CurvatureTests: \(model.kind.rawValue) HVP vs gradient differences \(e1), vs float64 reference \(e2)")
-        XCTAssertLessThan(e1, differences, "\(model.kind) vs finite differences of the gradient", file: file, line: line)
-        XCTAssertLessThan(e2, exact, "\(model.kind) vs float64 reference", file: file, line: line)
+        print("CurvatureTests: \(model.kind.rawValue) HVP vs differences of a float64 gradient \(e1), vs closed-form float64 reference \(e2)")
+        XCTAssertLessThan(e1, differences, "\(model.kind) vs float64 differences of an independent gradient", file: file, line: line)
+        XCTAssertLessThan(e2, exact, "\(model.kind) vs closed-form float64 reference", file: file, line: line)
     }
 
     // MARK: Hessian-vector products
 
-    /// Linear regression: exact `(1/P) sum x~ (x~.v)`. Tolerances: 1e-3 against central differences
-    /// of the float32 gradient (the gradient is linear in w, so only float32 rounding of gradient
-    /// sums divided by the step is left), 1e-5 against a float64 `X~^T X~ v / P`.
+    /// Linear regression: exact `(1/P) sum x~ (x~.v)`. Tolerances 1e-6 against both float64
+    /// references (the float32 product rounds at about 1e-7 relative; measured 3e-8).
     func testLinearHessianVectorProduct() {
         let data = randomSet(examples: 60, scales: [1, 2, 0.5, 1.5], seed: 3) { rng, x in Float(x[0] - x[2] + 0.1 * rng.nextGaussian()) }
         let model = LinearRegression(dimension: 4)
         let w = randomVector(5, sigma: 0.5, seed: 1), v = randomVector(5, sigma: 1, seed: 2)
         XCTAssertTrue(model.hasExactHessianVectorProduct)
+        let rows = extendedRows(data), p = Double(data.examples)
+        // E = 1/(2P) sum (y - w~.x~)^2: gradient -(1/P) sum r x~, Hessian (1/P) sum x~ x~^T.
+        func gradient(_ w: [Double]) -> [Double] {
+            var g = [Double](repeating: 0, count: 5)
+            for (i, x) in rows.enumerated() {
+                let r = Double(data.targets[i]) - zip(w, x).map(*).reduce(0, +)
+                for j in 0..<5 { g[j] -= r * x[j] / p }
+            }
+            return g
+        }
+        var reference = [Double](repeating: 0, count: 5)
+        for x in rows {
+            let xv = zip(x, v).map { $0 * Double($1) }.reduce(0, +)
+            for j in 0..<5 { reference[j] += x[j] * xv / p }
+        }
+        checkHVP(model, w, data, v, gradient: gradient, reference: reference, differences: 1e-6, exact: 1e-6)
+        // `hessian` itself: entry (0, 1) is mean x0 x1, entry (d, d) is 1.
         let h = model.hessian(data: data)
-        checkHVP(model, w, data, v, reference: multiply(h, v.map { Double($0) }), differences: 1e-3, exact: 1e-5)
-        // Independent check of `hessian` itself: entry (0, 1) is mean x0 x1, entry (d, d) is 1.
-        let m01 = (0..<data.examples).reduce(0.0) { $0 + Double(data.features[$1 * 4]) * Double(data.features[$1 * 4 + 1]) } / 60
+        let m01 = rows.map { $0[0] * $0[1] }.reduce(0, +) / p
         XCTAssertEqual(h[1], m01, accuracy: 1e-12)
         XCTAssertEqual(h[24], 1, accuracy: 1e-15)
     }
 
-    /// Logistic regression: exact `(1/P) sum s(1-s) x~ (x~.v)`. Tolerances: 2e-3 against central
-    /// differences (truncation O(e^2) plus float32 rounding), 1e-5 against a float64 reference
-    /// with float64 sigmoids.
+    /// Logistic regression: exact `(1/P) sum s(1-s) x~ (x~.v)`. Tolerances 1e-6 against both
+    /// float64 references (float64 sigmoids; measured 1e-8).
     func testLogisticHessianVectorProduct() {
         let data = randomSet(examples: 80, scales: [1, 1, 1], seed: 4) { rng, x in rng.nextUnit() < 1 / (1 + exp(-(x[0] - 2 * x[1]))) ? 1 : 0 }
         let model = LogisticRegression(dimension: 3)
         let w = randomVector(4, sigma: 0.7, seed: 5), v = randomVector(4, sigma: 1, seed: 6)
-        var reference = [Double](repeating: 0, count: 4)
-        for i in 0..<data.examples {
-            let xt = (0..<3).map { Double(data.features[i * 3 + $0]) } + [1]
-            let z = (0..<4).reduce(0.0) { $0 + Double(w[$1]) * xt[$1] }
-            let s = 1 / (1 + exp(-z))
-            let xv = (0..<4).reduce(0.0) { $0 + xt[$1] * Double(v[$1]) }
-            for j in 0..<4 { reference[j] += s * (1 - s) * xv * xt[j] / Double(data.examples) }
+        let rows = extendedRows(data), p = Double(data.examples)
+        // E = (1/P) sum [log(1 + e^z) - y z]: gradient (1/P) sum (s - y) x~.
+        func gradient(_ w: [Double]) -> [Double] {
+            var g = [Double](repeating: 0, count: 4)
+            for (i, x) in rows.enumerated() {
+                let s = 1 / (1 + exp(-zip(w, x).map(*).reduce(0, +)))
+                for j in 0..<4 { g[j] += (s - Double(data.targets[i])) * x[j] / p }
+            }
+            return g
         }
-        checkHVP(model, w, data, v, reference: reference, differences: 2e-3, exact: 1e-5)
+        var reference = [Double](repeating: 0, count: 4)
+        for x in rows {
+            let z = zip(w, x).map { Double($0) * $1 }.reduce(0, +)
+            let s = 1 / (1 + exp(-z))
+            let xv = zip(x, v).map { $0 * Double($1) }.reduce(0, +)
+            for j in 0..<4 { reference[j] += s * (1 - s) * xv * x[j] / p }
+        }
+        checkHVP(model, w, data, v, gradient: gradient, reference: reference, differences: 1e-6, exact: 1e-6)
         XCTAssertEqual(model.hessian(parameters: w, data: data).count, 16)
     }
 
-    /// Softmax regression (K = 3): central differences inside, so the interesting check is the
-    /// float64 reference `H v` built from `dz = V x + v_b`, `u = (diag p - p p^T) dz`, `Hv = mean u x~^T`.
-    /// Tolerances: 2e-3 against differences with a different step, 5e-3 against the reference
-    /// (float32 gradient rounding over the step of about 5e-3).
+    /// Softmax regression (K = 3): central differences of the float32 gradient inside, so the
+    /// checks are against float64: differences of the float64 gradient `(1/P) sum (p - onehot) x~^T`,
+    /// and the closed form built from `dz = V x + v_b`, `u = (diag p - p p^T) dz`, `Hv = mean u x~^T`.
+    /// Tolerances 1e-3 for both (float32 gradient rounding over the internal step of about 5e-3;
+    /// measured 5e-5).
     func testSoftmaxHessianVectorProduct() {
         let k = 3, d = 4
         let data = randomSet(examples: 90, scales: [1, 1, 2, 0.5], seed: 7) { rng, _ in Float(rng.next() % 3) }
         let model = SoftmaxRegression(dimension: d, classes: k)
         let w = randomVector(k * d + k, sigma: 0.5, seed: 8), v = randomVector(k * d + k, sigma: 1, seed: 9)
         XCTAssertFalse(model.hasExactHessianVectorProduct)
+        let p = Double(data.examples)
+        func probabilities(_ w: [Double], _ x: [Double]) -> [Double] {
+            let z = (0..<k).map { c in (0..<d).reduce(w[k * d + c]) { $0 + w[c * d + $1] * x[$1] } }
+            let m = z.max()!
+            let e = z.map { exp($0 - m) }
+            return e.map { $0 / e.reduce(0, +) }
+        }
+        func gradient(_ w: [Double]) -> [Double] {
+            var g = [Double](repeating: 0, count: k * d + k)
+            for i in 0..<data.examples {
+                let x = (0..<d).map { Double(data.features[i * d + $0]) }
+                let prob = probabilities(w, x)
+                for c in 0..<k {
+                    let delta = (prob[c] - (Int(data.targets[i]) == c ? 1 : 0)) / p
+                    for j in 0..<d { g[c * d + j] += delta * x[j] }
+                    g[k * d + c] += delta
+                }
+            }
+            return g
+        }
         var reference = [Double](repeating: 0, count: k * d + k)
         for i in 0..<data.examples {
             let x = (0..<d).map { Double(data.features[i * d + $0]) }
-            let z = (0..<k).map { c in (0..<d).reduce(Double(w[k * d + c])) { $0 + Double(w[c * d + $1]) * x[$1] } }
-            let m = z.max()!
-            let e = z.map { exp($0 - m) }
-            let p = e.map { $0 / e.reduce(0, +) }
+            let prob = probabilities(w.map(Double.init), x)
             let dz = (0..<k).map { c in (0..<d).reduce(Double(v[k * d + c])) { $0 + Double(v[c * d + $1]) * x[$1] } }
-            let pdz = (0..<k).reduce(0.0) { $0 + p[$1] * dz[$1] }
+            let pdz = (0..<k).reduce(0.0) { $0 + prob[$1] * dz[$1] }
             for c in 0..<k {
-                let u = p[c] * (dz[c] - pdz) / Double(data.examples)
+                let u = prob[c] * (dz[c] - pdz) / p
                 for j in 0..<d { reference[c * d + j] += u * x[j] }
                 reference[k * d + c] += u
             }
         }
-        checkHVP(model, w, data, v, reference: reference, differences: 2e-3, exact: 5e-3)
+        checkHVP(model, w, data, v, gradient: gradient, reference: reference, differences: 1e-3, exact: 1e-3)
     }
 
-    /// The 1-1-1 network: central differences against `DeepLinear111.hessian` (float64 sums).
-    /// Tolerances 2e-3 / 2e-3 (float32 gradients differenced over a step near 5e-3).
+    /// The 1-1-1 network `E = 1/(2P) sum (y - w1 w2 x)^2`: central differences of the float32
+    /// gradient inside, against the float64 gradient `(-(1/P) sum r w2 x, -(1/P) sum r w1 x)`
+    /// differenced and the closed-form Hessian `[[mean w2^2 x^2, mean (2 w1 w2 x^2 - y x)],
+    /// [., mean w1^2 x^2]]` (r = y - w1 w2 x), which `DeepLinear111.hessian` must also equal.
+    /// Tolerances 1e-3 (float32 gradients differenced over a step near 5e-3; measured 5e-5).
     func testDeepLinearHessianVectorProduct() {
         let data = randomSet(examples: 50, scales: [1], seed: 10) { rng, x in Float(1.5 * x[0] + 0.2 * rng.nextGaussian()) }
         let model = DeepLinear111()
         let w: [Float] = [0.7, -1.2], v: [Float] = [0.6, 0.8]
-        let h = model.hessian(parameters: w, data: data).map { Double($0) }
-        checkHVP(model, w, data, v, reference: multiply(h, v.map { Double($0) }), differences: 2e-3, exact: 2e-3)
+        let x = data.features.map(Double.init), y = data.targets.map(Double.init), p = Double(data.examples)
+        func gradient(_ w: [Double]) -> [Double] {
+            let r = zip(x, y).map { $1 - w[0] * w[1] * $0 }
+            return [-zip(r, x).map { $0 * w[1] * $1 }.reduce(0, +) / p, -zip(r, x).map { $0 * w[0] * $1 }.reduce(0, +) / p]
+        }
+        let w1 = Double(w[0]), w2 = Double(w[1])
+        let h11 = x.map { w2 * w2 * $0 * $0 }.reduce(0, +) / p
+        let h22 = x.map { w1 * w1 * $0 * $0 }.reduce(0, +) / p
+        let h12 = zip(x, y).map { 2 * w1 * w2 * $0 * $0 - $1 * $0 }.reduce(0, +) / p
+        let h = [h11, h12, h12, h22]
+        for (a, b) in zip(model.hessian(parameters: w, data: data).map(Double.init), h) {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "DeepLinear111.hessian against the closed form")
+        }
+        checkHVP(model, w, data, v, gradient: gradient, reference: multiply(h, v.map { Double($0) }), differences: 1e-3, exact: 1e-3)
     }
 
     // MARK: eigenvalues

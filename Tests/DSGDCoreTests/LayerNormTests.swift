@@ -9,38 +9,11 @@ final class LayerNormTests: XCTestCase {
 
 
     /// Independent float64 mean cross-entropy of the layer-normalized MLP `sizes` with flat
-    /// parameters `w` (`[W1 (n1 x n0), b1, gamma1, beta1, W2, ..., WL, bL]`) over the examples `batch`.
+    /// parameters `w` (`[W1 (n1 x n0), b1, gamma1, beta1, W2, ..., WL, bL]`) over the examples `batch`
+    /// (`LayerNormReference`).
     func referenceLoss(_ w: [Double], sizes: [Int], data: Dataset, batch: [Int]) -> Double {
-        let layers = sizes.count - 1
-        var total = 0.0
-        for i in batch {
-            var h = (0..<sizes[0]).map { Double(data.features[i * sizes[0] + $0]) }
-            var offset = 0
-            for l in 1...layers {
-                let fanIn = sizes[l - 1], width = sizes[l]
-                var z = [Double](repeating: 0, count: width)
-                for r in 0..<width {
-                    var s = w[offset + width * fanIn + r]
-                    for c in 0..<fanIn { s += w[offset + r * fanIn + c] * h[c] }
-                    z[r] = s
-                }
-                offset += width * fanIn + width
-                if l < layers {
-                    let mean = z.reduce(0, +) / Double(width)
-                    let variance = z.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width)
-                    let sigma = (variance + 1e-5).squareRoot()
-                    z = (0..<width).map { j in max(w[offset + j] * (z[j] - mean) / sigma + w[offset + width + j], 0) }
-                    offset += 2 * width
-                }
-                h = z
-            }
-            let m = h.max()!
-            let lse = m + log(h.map { exp($0 - m) }.reduce(0, +))
-            total += lse - h[Int(data.targets[i])]
-        }
-        return total / Double(batch.count)
+        LayerNormReference.loss(w, sizes: sizes, data: data, batch: batch)
     }
-
 
     /// Parameters away from the initial symmetric point: every bias, gamma and beta randomised
     /// (gamma around 1), so no example sits at a ReLU kink and every block has a generic gradient.
@@ -176,19 +149,34 @@ final class LayerNormTests: XCTestCase {
     }
 
     /// Consecutive vs gathered batches, growing the workspace, and `loss` over the whole set agree
-    /// with `lossAndGradient`; repeated calls give identical results.
-    func testBatchingAndWorkspace() {
+    /// with `lossAndGradient`; repeated calls give identical results. `accuracy` is exactly the
+    /// fraction of examples whose float64 reference logits have their argmax at the target (every
+    /// example's top two logits are asserted more than 1e-4 apart, so float32 rounding cannot
+    /// change an argmax).
+    func testBatchingAndWorkspace() throws {
         let model = MLP(inputDimension: 7, hidden: [9, 5], classes: 4, seed: 3, layerNorm: true)
         let data = gaussianClassificationSet(examples: 300, features: 7, classes: 4, seed: 2, stream: 0x1A7E)
         let p = randomisedParameters(model, seed: 4)
         assertBatchingConsistent(model, data: data, parameters: p)
-        XCTAssertNotNil(model.accuracy(parameters: p, data: data))
+        var correct = 0
+        for i in 0..<data.examples {
+            let z = LayerNormReference.logits(p.map(Double.init), sizes: [7, 9, 5, 4], data: data, row: i)
+            let sorted = z.sorted()
+            XCTAssertGreaterThan(sorted[3] - sorted[2], 1e-4, "example \(i): a clear argmax")
+            if z.firstIndex(of: sorted[3]) == Int(data.targets[i]) { correct += 1 }
+        }
+        let accuracy = try XCTUnwrap(model.accuracy(parameters: p, data: data))
+        XCTAssertEqual(accuracy, Double(correct) / Double(data.examples), accuracy: 1e-12)
+        XCTAssertGreaterThan(correct, 0)
+        XCTAssertLessThan(correct, data.examples, "neither all wrong nor all right: the count is informative")
     }
 
     /// The generic Hessian-vector product (central differences of the float32 full-data gradient,
-    /// default step) against (1) the same with a step of 1e-2 along the unit direction, and (2) a
-    /// float64 `H v` from nested central differences of the reference loss (gradient step 1e-5,
-    /// direction step 1e-4); tolerance 1e-3 relative for both (measured: a few 1e-5).
+    /// default step) against two independent float64 references: (1) central differences (step
+    /// 1e-5 / |v|) of the hand-written float64 backward pass `LayerNormReference.gradient`, itself
+    /// checked here against float64 finite differences of the reference loss (1e-6); (2) nested
+    /// central differences of the reference loss (gradient step 1e-5, direction step 1e-4 / |v|).
+    /// Tolerance 1e-3 relative for both (measured: a few 1e-5, float32 gradients differenced).
     func testHessianVectorProduct() {
         let sizes = [3, 4, 3, 2]
         let model = MLP(inputDimension: 3, hidden: [4, 3], classes: 2, seed: 7, layerNorm: true)
@@ -198,18 +186,20 @@ final class LayerNormTests: XCTestCase {
         let v = (0..<model.parameterCount).map { _ in Float(rng.nextGaussian()) }
         let hv = model.hessianVectorProduct(parameters: w, data: data, vector: v)
         let norm = v.map { Double($0) * Double($0) }.reduce(0, +).squareRoot()
-        let fd = model.finiteDifferenceHessianVectorProduct(parameters: w, data: data, vector: v, step: Float(1e-2 / norm))
 
         let all = Array(0..<data.examples)
-        func gradient(_ x: [Double]) -> [Double] {
+        let wd = w.map(Double.init), vd = v.map(Double.init)
+        func analytic(_ x: [Double]) -> [Double] { LayerNormReference.gradient(x, sizes: sizes, data: data, batch: all) }
+        func numeric(_ x: [Double]) -> [Double] {
             finiteDifferences(x, h: 1e-5) { referenceLoss($0, sizes: sizes, data: data, batch: all) }
         }
+        XCTAssertLessThan(relativeError(analytic(wd).map { Float($0) }, numeric(wd)), 1e-6, "the float64 backward pass")
+        let a = 1e-5 / norm
+        let differenced = zip(analytic(zip(wd, vd).map { $0 + a * $1 }), analytic(zip(wd, vd).map { $0 - a * $1 })).map { ($0 - $1) / (2 * a) }
         let e = 1e-4 / norm
-        let wd = w.map(Double.init), vd = v.map(Double.init)
-        let gp = gradient(zip(wd, vd).map { $0 + e * $1 }), gm = gradient(zip(wd, vd).map { $0 - e * $1 })
-        let reference = zip(gp, gm).map { ($0 - $1) / (2 * e) }
-        let e1 = relativeError(hv, fd.map(Double.init)), e2 = relativeError(hv, reference)
-        print("LayerNormTests: HVP vs gradient differences \(e1), vs float64 reference \(e2)")
+        let nested = zip(numeric(zip(wd, vd).map { $0 + e * $1 }), numeric(zip(wd, vd).map { $0 - e * $1 })).map { ($0 - $1) / (2 * e) }
+        let e1 = relativeError(hv, differenced), e2 = relativeError(hv, nested)
+        print("LayerNormTests: HVP vs differences of the float64 backward pass \(e1), vs nested float64 differences of the loss \(e2)")
         XCTAssertLessThan(e1, 1e-3)
         XCTAssertLessThan(e2, 1e-3)
     }
