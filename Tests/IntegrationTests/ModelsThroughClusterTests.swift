@@ -67,6 +67,12 @@ final class ModelsThroughClusterTests: ClusterTestCase {
             XCTAssertLessThan(worst, 1e-5, "\(c.name): cluster vs in-process parameters")
             let moved = zip(reference, c.model.initialParameters()).map { abs($0 - $1) }.max() ?? 0
             XCTAssertGreaterThan(moved, 1e-3, "\(c.name): training moved the parameters")
+            // Bit for bit against the replay whose data order is the documented permutation written
+            // in the test (MinibatchSGD shares DSGDCore's sharding with the coordinator), with the
+            // step written as the documented scalar loop.
+            let independent = SyncReplay(model: c.model, data: data, workers: 1, batch: 10, seed: 1, learningRate: c.lr,
+                                         momentum: c.momentum).run(steps: 60)[60]
+            assertBitIdentical(cluster.values, independent, "\(c.name): params.json against the independent replay")
         }
     }
 
