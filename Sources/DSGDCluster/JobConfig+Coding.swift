@@ -8,6 +8,7 @@ extension JobConfig {
         case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden, normalize
         case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
         case initialization = "init"
+        case lrScaling
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -40,10 +41,11 @@ extension JobConfig {
         try c.encode(curvaturePerturbation, forKey: .curvaturePerturbation)
         try c.encode(curvatureSmoothing, forKey: .curvatureSmoothing)
         try c.encode(initialization.description, forKey: .initialization)
+        try c.encode(lrScaling, forKey: .lrScaling)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
-    /// `online_curvature` settings and `init` take their defaults when absent
+    /// `online_curvature` settings, `init` and `lr_scaling` take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -75,6 +77,7 @@ extension JobConfig {
         curvaturePerturbation = try c.decodeIfPresent(Float.self, forKey: .curvaturePerturbation) ?? 0.01
         curvatureSmoothing = try c.decodeIfPresent(Float.self, forKey: .curvatureSmoothing) ?? 0.01
         initialization = ParameterInit(try c.decodeIfPresent(String.self, forKey: .initialization) ?? "default")
+        lrScaling = try c.decodeIfPresent(LearningRateScaling.self, forKey: .lrScaling) ?? .none
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

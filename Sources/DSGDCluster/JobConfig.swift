@@ -9,6 +9,31 @@ public enum TrainingMode: String, Codable, CaseIterable, Sendable {
     case async
 }
 
+/// How `--lr` becomes the rate each update applies, so that modes that apply different numbers of
+/// examples per update can run at comparable rates (`--lr-scaling`).
+///
+/// `--lr` is the rate of an update that averages a *global batch* of `workers x batch` examples,
+/// as a sync step does. An update that applies `m` examples (a sync step: `m = N B`; an async
+/// update: `m = B`) uses
+/// - `none`: `lr` whatever `m` is (an async update then moves N times as far per example as a
+///   sync step at the same `--lr`);
+/// - `linear`: `lr x m / (N B)` (Goyal et al. 2017: the same rate per example in every mode);
+/// - `sqrt`: `lr x sqrt(m / (N B))` (the square-root rule, for the same gradient-noise scale).
+public enum LearningRateScaling: String, Codable, CaseIterable, Sendable {
+    case none, linear, sqrt
+
+    /// The factor applied to `--lr` for an update of `examplesPerUpdate` examples out of a global
+    /// batch of `globalBatch`.
+    public func factor(examplesPerUpdate: Int, globalBatch: Int) -> Float {
+        let r = Double(examplesPerUpdate) / Double(max(globalBatch, 1))
+        switch self {
+        case .none: return 1
+        case .linear: return Float(r)
+        case .sqrt: return Float(r.squareRoot())
+        }
+    }
+}
+
 /// The fully resolved description of a training job: written to `config.json`, sent to every
 /// worker in WELCOME. Every default is filled in, so a config file alone reproduces the run.
 public struct JobConfig: Codable, Equatable, Sendable {
@@ -60,6 +85,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var curvaturePerturbation: Float = 0.01
     /// The smoothing factor `g` of the online estimate's running average.
     public var curvatureSmoothing: Float = 0.01
+    /// How `learningRate` scales with the examples an update applies (`--lr-scaling`).
+    public var lrScaling: LearningRateScaling = .none
     /// Where the initial parameters come from (`--init`; JSON `init`); read by the coordinator only.
     public var initialization: ParameterInit = .modelDefault
 
@@ -95,8 +122,27 @@ public struct JobConfig: Codable, Equatable, Sendable {
                    layerNorm: layerNorm)
     }
 
-    /// The optimizer this job's coordinator applies.
-    public var optimizer: SGD { SGD(learningRate: learningRate, momentum: momentum, nesterov: nesterov) }
+    /// The rate each update applies: `learningRate` scaled by `lrScaling` for this mode's
+    /// examples per update (see `LearningRateScaling`).
+    public var effectiveLearningRate: Float {
+        learningRate * lrScaling.factor(examplesPerUpdate: examplesPerStep, globalBatch: workers * batch)
+    }
+
+    /// The optimizer this job's coordinator applies (at `effectiveLearningRate`).
+    public var optimizer: SGD { SGD(learningRate: effectiveLearningRate, momentum: momentum, nesterov: nesterov) }
+
+    /// One line for the user when the same `--lr` means a different per-example rate in this mode
+    /// than in sync mode (async with several workers and `--lr-scaling none`), or nil.
+    public var learningRateNote: String? {
+        guard mode == .async, workers > 1 else { return nil }
+        let g = { (x: Float) in String(format: "%g", x) }
+        switch lrScaling {
+        case .none:
+            return "async applies each worker's gradient on its own: at --lr \(g(learningRate)) every update moves as far as a sync step of all \(workers) workers' \(workers * batch) examples, \(workers)x the sync rate per example; --lr-scaling linear would use \(g(learningRate / Float(workers))) (see README, \"What --lr means\")"
+        case .linear, .sqrt:
+            return "--lr-scaling \(lrScaling.rawValue): async updates of \(batch) examples apply \(g(effectiveLearningRate)) (--lr \(g(learningRate)) is the rate of a \(workers * batch)-example sync step)"
+        }
+    }
 
     /// This job with `--lr auto` resolved: builds the training set as the coordinator trains on it
     /// (`trainingData()`: held-out examples removed, `--normalize` applied), computes lambda_max of

@@ -30,6 +30,7 @@ extension DSGD {
             let given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
             if let problem = given.problems().first { throw ValidationError(problem) }
             let job = try TrainingOptions.resolvingAutoLearningRate(given)
+            if jobJSON == nil, let note = job.learningRateNote { writeLine("dsgd: \(note)", to: 2) }
             let directory = try RunDirectory(path: out ?? RunDirectory.defaultPath(mode: job.mode))
             let coordinator: Coordinator
             do {

@@ -4,6 +4,7 @@ import DSGDCore
 
 extension TrainingMode: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
+extension LearningRateScaling: ExpressibleByArgument {}
 
 /// `--lr`: a number, or `auto` (eta_opt = 1/lambda_max, estimated before launch).
 enum LearningRateChoice: Equatable, ExpressibleByArgument, CustomStringConvertible {
@@ -42,6 +43,9 @@ struct TrainingOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Learning rate (default 0.5; 0.1 for deep-linear-111), or auto: eta_opt = 1/lambda_max of the model's Hessian at its initial parameters on the training set as trained (after --holdout and --normalize; see `dsgd analyze`; with --online-curvature, the cluster's online estimate).")
     var lr: LearningRateChoice?
+
+    @Option(help: "How --lr scales with the examples an update applies: none, linear or sqrt. --lr is the rate of a sync step (workers x batch examples); linear gives an async update (batch examples) lr / workers, the same rate per example.")
+    var lrScaling: LearningRateScaling = .none
 
     @Option(name: .customLong("init"), help: "Initial parameters: default (the model's own), zeros, a comma-separated list of all P numbers (e.g. 0.001,0 for deep-linear-111), or the params.json of an earlier run of the same model.")
     var initialization: String = "default"
@@ -115,6 +119,7 @@ struct TrainingOptions: ParsableArguments {
         case nil: j.learningRate = JobConfig.defaultLearningRate(for: model)
         }
         j.initialization = ParameterInit(initialization)
+        j.lrScaling = lrScaling
         j.momentum = momentum
         j.nesterov = nesterov
         j.batch = batch
@@ -139,7 +144,9 @@ struct TrainingOptions: ParsableArguments {
     /// The resolved job with `--lr auto` evaluated (materialises the data set and computes
     /// lambda_max; prints the chosen rate on stdout). Errors are one line.
     func resolvedJob() throws -> JobConfig {
-        try Self.resolvingAutoLearningRate(job)
+        let resolved = try Self.resolvingAutoLearningRate(job)
+        if let note = resolved.learningRateNote { writeLine("dsgd: \(note)", to: 2) }
+        return resolved
     }
 
     /// `job` with `--lr auto` evaluated, announcing the chosen rate; unchanged otherwise, and with
