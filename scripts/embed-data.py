@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Embeds the real data sets of data/ in the dsgd binary.
 
-Writes Sources/DSGDCore/EmbeddedData.swift: one raw multi-line Swift string literal per CSV file,
+Writes Sources/DSGDEmbeddedData/EmbeddedData.swift (a target of its own, which DSGDCore depends
+on): one raw multi-line Swift string literal per CSV file,
 the file's text exactly (minus its final newline, which a multi-line literal cannot end with and
 CSVLoader ignores). `DatasetSpec.materialize()` parses them with `CSVLoader.load(text:...)`, so the
 data sets `breast-cancer` and `digits` need no file at run time, on any host.
@@ -13,7 +14,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUT = ROOT / "Sources" / "DSGDCore" / "EmbeddedData.swift"
+OUT = ROOT / "Sources" / "DSGDEmbeddedData" / "EmbeddedData.swift"
 # (Swift property, file in data/, data set name)
 FILES = [
     ("breastCancer", "breast_cancer.csv", "breast-cancer"),

@@ -1,3 +1,5 @@
+import DSGDEmbeddedData
+
 /// The real data sets compiled into dsgd (`EmbeddedData`, generated from `data/` by
 /// scripts/embed-data.py): their names, shapes, and parsing with `CSVLoader`.
 enum EmbeddedDatasets {

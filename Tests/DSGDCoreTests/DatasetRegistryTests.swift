@@ -1,4 +1,5 @@
 import DSGDCore
+import DSGDEmbeddedData
 import Foundation
 import XCTest
 
