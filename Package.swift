@@ -50,6 +50,6 @@ let package = Package(
         ),
         .testTarget(name: "DSGDCoreTests", dependencies: ["DSGDCore", "DSGDKernels", "DSGDEmbeddedData"], exclude: ["Fixtures"]),
         .testTarget(name: "DSGDClusterTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"], exclude: ["Fixtures"]),
     ]
 )

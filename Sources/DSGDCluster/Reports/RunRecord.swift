@@ -70,21 +70,21 @@ public struct RunRecord: Sendable {
         }
         let summary = try Self.readObject(files[0], shown: "\(path)/summary.json")
         let config = try Self.readObject(files[1], shown: "\(path)/config.json")
-        let job = config?["job"] as? [String: Any]
+        let job = config?["job"].flatMap(Self.object)
         metrics = try Self.readMetrics(files[2], shown: "\(path)/metrics.jsonl")
 
-        func pick(_ key: String) -> Any? { summary?[key] ?? job?[key] }
-        mode = pick("mode") as? String
+        func pick(_ key: String) -> FlatJSONObject.Value? { summary?[key] ?? job?[key] }
+        mode = Self.string(pick("mode"))
         workers = Self.int(pick("workers"))
-        model = pick("model") as? String
+        model = Self.string(pick("model"))
         let data = pick("dataset")
-        dataset = data as? String ?? (data as? [String: Any])?["name"] as? String
+        dataset = Self.string(data) ?? data.flatMap(Self.object).flatMap { Self.string($0["name"]) }
         learningRate = Self.double(pick("learning_rate"))
         batch = Self.int(pick("batch"))
         seed = Self.int(pick("seed"))
         targetLoss = Self.double(pick("target_loss"))
 
-        status = summary?["status"] as? String
+        status = Self.string(summary?["status"])
         steps = Self.int(summary?["steps"]) ?? metrics.last?.step
         examples = Self.int(summary?["examples"]) ?? metrics.last?.examples
         epochs = Self.double(summary?["epochs"]) ?? metrics.last?.epoch
@@ -94,8 +94,8 @@ public struct RunRecord: Sendable {
         timeToTarget = Self.double(summary?["time_to_target"])
         stalenessMean = Self.double(summary?["staleness_mean"])
         stalenessMax = Self.int(summary?["staleness_max"])
-        bytesMoved = (summary?["bytes_moved"] as? NSNumber)?.int64Value
-        workerMinibatches = (summary?["worker_minibatches"] as? [Any])?.compactMap { Self.int($0) }
+        bytesMoved = Self.int(summary?["bytes_moved"]).map(Int64.init)
+        workerMinibatches = Self.ints(summary?["worker_minibatches"])
 
         if let t = Self.double(summary?["start_time"]) {
             startTime = t
@@ -132,12 +132,15 @@ public struct RunRecord: Sendable {
 
     // MARK: - Reading
 
-    private static func readObject(_ url: URL, shown: String) throws -> [String: Any]? {
+    /// A JSON file's top-level object (numbers parsed exactly, as `Double(String)` does), or nil
+    /// when the file does not exist.
+    private static func readObject(_ url: URL, shown: String) throws -> FlatJSONObject? {
         guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw RunRecordError("\(shown): not a JSON object")
+        do {
+            return try FlatJSONObject(parsing: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw RunRecordError("\(shown): not a JSON object (\(error))")
         }
-        return object
     }
 
     private static func readMetrics(_ url: URL, shown: String) throws -> [MetricsRecord] {
@@ -159,15 +162,39 @@ public struct RunRecord: Sendable {
         ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date)?.timeIntervalSince1970
     }
 
-    /// A JSON number as a Double ("nan", "inf" and "-inf" strings too, as dsgd writes non-finite values).
-    static func double(_ any: Any?) -> Double? {
-        if let s = any as? String { return ["nan": .nan, "inf": .infinity, "-inf": -.infinity][s] }
-        return (any as? NSNumber)?.doubleValue
+    /// A number as a Double ("nan", "inf" and "-inf" strings too, as dsgd writes non-finite values).
+    static func double(_ value: FlatJSONObject.Value?) -> Double? {
+        switch value {
+        case .number(let x, _)?: return x
+        case .string(let s)?: return ["nan": .nan, "inf": .infinity, "-inf": -.infinity][s]
+        default: return nil
+        }
     }
 
-    static func int(_ any: Any?) -> Int? {
-        guard let x = double(any), x.isFinite, x == x.rounded() else { return nil }
-        return (any as? NSNumber)?.intValue
+    /// A whole number (read from its text, so large counts keep every digit).
+    static func int(_ value: FlatJSONObject.Value?) -> Int? {
+        guard case .number(let x, let text)? = value else { return nil }
+        return Int(text) ?? Int(exactly: x)
+    }
+
+    static func string(_ value: FlatJSONObject.Value?) -> String? {
+        if case .string(let s)? = value { return s }
+        return nil
+    }
+
+    /// A nested object.
+    static func object(_ value: FlatJSONObject.Value) -> FlatJSONObject? {
+        guard case .nested(let raw) = value, raw.hasPrefix("{") else { return nil }
+        return try? FlatJSONObject(parsing: raw)
+    }
+
+    /// A flat array of whole numbers ("[24, 24]"); nil for anything else.
+    static func ints(_ value: FlatJSONObject.Value?) -> [Int]? {
+        guard case .nested(let raw)? = value, raw.hasPrefix("["), raw.hasSuffix("]") else { return nil }
+        let inner = raw.dropFirst().dropLast().trimmingCharacters(in: .whitespacesAndNewlines)
+        if inner.isEmpty { return [] }
+        let items = inner.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return items.contains(nil) ? nil : items.compactMap { $0 }
     }
 }
 
