@@ -97,7 +97,7 @@ final class CompareCommandTests: ClusterTestCase {
         XCTAssertEqual(cell["seed"], "7")
 
         let text = try run(["compare", dir, "--no-plot"])
-        XCTAssertTrue(text.stdout[0].contains("model mlp, data digits, lr 0.05, batch 16, seed 7"), text.output)
+        XCTAssertEqual(text.stdout[0], "run: model mlp, data digits, lr 0.05, lr scaling none, batch 16, seed 7")
         let head = try XCTUnwrap(text.stdout.first { $0.hasPrefix("run ") })
         let values = try XCTUnwrap(text.stdout.last)
         XCTAssertTrue(head.contains("setup s") && head.contains("bytes moved"), head)

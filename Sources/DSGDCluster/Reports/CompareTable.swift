@@ -75,6 +75,7 @@ public struct CompareTable {
             column("model", "model", right: false) { string(runs[$0].model) },
             column("data", "dataset", right: false) { string(runs[$0].dataset) },
             column("lr", "learning_rate") { double(runs[$0].learningRate, Self.shortest) },
+            column("lr scaling", "lr_scaling", right: false) { string(runs[$0].lrScaling) },
             column("batch", "batch") { int(runs[$0].batch) },
             column("seed", "seed") { int(runs[$0].seed) },
         ]

@@ -3,8 +3,8 @@ import Foundation
 /// One axis of a plot: its range, where its ticks go and what they say.
 ///
 /// Linear axes step by 1, 2 or 5 times a power of ten. Log axes put ticks on powers of ten
-/// (every k-th decade when there are many), on 1-2-5 times them when the data span a decade or
-/// two, on 1..9 times them within about a decade, and fall back to linear 1-2-5 steps when even
+/// (every k-th decade when there are many) when four or more fall inside, else on 1-2-5 times
+/// them when four or more of those do, else on 1..9 times them, and fall back to linear 1-2-5 steps when even
 /// those leave fewer than three ticks. Labels that would overlap are left off by `labelled`.
 public struct PlotAxis: Sendable {
     /// How values map to positions.
@@ -95,15 +95,13 @@ public struct PlotAxis: Sendable {
         // The axis spans the data with 4% of its (log) span to spare at each end; ticks fall inside.
         let pad = pow(10, 0.04 * (log10(hi) - log10(lo)))
         let lower = lo / pad, upper = hi * pad
-        let decades = log10(upper) - log10(lower)
         let e0 = Int(floor(log10(lower))), e1 = Int(ceil(log10(upper)))
-        if decades >= 2.5 {
-            // Powers of ten, every k-th decade so that about `target` or fewer remain.
-            let k = max(1, Int((Double(e1 - e0) / Double(max(target + 1, 3))).rounded(.up)))
-            let ticks = stride(from: e0 - e0 % k, through: e1, by: k).map { Self.clean(pow(10, Double($0))) }
-                .filter { $0 >= lower && $0 <= upper }
-            return (lower, upper, ticks, Array(repeating: 0, count: ticks.count))
-        }
+        // Powers of ten, every k-th decade so that about `target` or fewer remain, when at least
+        // four fall inside (three decades or more).
+        let k = max(1, Int((Double(e1 - e0) / Double(max(target + 1, 3))).rounded(.up)))
+        let powers = stride(from: e0 - e0 % k, through: e1, by: k).map { Self.clean(pow(10, Double($0))) }
+            .filter { $0 >= lower && $0 <= upper }
+        if powers.count >= 4 { return (lower, upper, powers, Array(repeating: 0, count: powers.count)) }
         for set: [Double] in [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]] {
             let inside = (e0...e1).flatMap { e in
                 set.map { (value: Self.clean($0 * pow(10, Double(e))), priority: $0 == 1 ? 0 : $0 == 5 ? 1 : 2) }

@@ -3,10 +3,10 @@ import Foundation
 /// Everything the reports (`dsgd compare`, `dsgd export`) read from one run directory:
 /// summary.json, config.json's `job` and metrics.jsonl.
 ///
-/// Fields that make runs comparable (model, data set, learning rate, batch, seed, mode, workers)
-/// come from summary.json when it has them and otherwise from config.json's `job`. Every summary
-/// field is optional, so older run directories, runs killed before their summary was written and
-/// summaries with fields added later (`setup_seconds`, `bytes_moved`, ...) all read.
+/// Fields that make runs comparable (model, data set, learning rate and its scaling, batch, seed,
+/// mode, workers) come from summary.json when it has them and otherwise from config.json's `job`.
+/// Every summary field is optional, so older run directories, runs killed before their summary
+/// was written and summaries with fields added later (`setup_seconds`, `bytes_moved`, ...) all read.
 public struct RunRecord: Sendable {
     /// The directory as given.
     public let path: String
@@ -19,6 +19,8 @@ public struct RunRecord: Sendable {
     /// The data set's name.
     public var dataset: String?
     public var learningRate: Double?
+    /// `--lr-scaling` (`none`, `linear`, `sqrt`); `none` for runs written before the flag existed.
+    public var lrScaling: String?
     /// Examples per minibatch per worker.
     public var batch: Int?
     public var seed: Int?
@@ -80,6 +82,7 @@ public struct RunRecord: Sendable {
         let data = pick("dataset")
         dataset = Self.string(data) ?? data.flatMap(Self.object).flatMap { Self.string($0["name"]) }
         learningRate = Self.double(pick("learning_rate"))
+        lrScaling = Self.string(pick("lr_scaling")) ?? (job != nil ? "none" : nil)
         batch = Self.int(pick("batch"))
         seed = Self.int(pick("seed"))
         targetLoss = Self.double(pick("target_loss"))
