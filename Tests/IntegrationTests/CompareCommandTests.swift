@@ -28,7 +28,10 @@ final class CompareCommandTests: ClusterTestCase {
     func testTargetColumnsEqualTheFirstMetricsPointAtOrBelowTheTarget() throws {
         let runs = [sync, async]
         let metrics = try runs.map(ReportFixtures.metrics)
-        for target in [0.7, 0.5, 0.35, 0.32, 0.3, 0.295, 0.2] {
+        // Round targets, and targets equal to a logged loss (the boundary: "at or below").
+        let exact = [metrics[0][4]["loss"]?.double, metrics[1][6]["loss"]?.double].compactMap { $0 }
+        XCTAssertEqual(exact.count, 2)
+        for target in [0.7, 0.5, 0.35, 0.32, 0.3, 0.295, 0.2] + exact {
             let r = try run(["compare"] + runs + ["--target", "\(target)", "--format", "json", "--no-plot"])
             XCTAssertEqual(r.code, 0, r.stderr)
             let rows = try JSON.array(Data(r.output.utf8))
@@ -120,6 +123,17 @@ final class CompareCommandTests: ClusterTestCase {
         let head = try XCTUnwrap(r.stdout.first { $0.hasPrefix("run ") })
         XCTAssertTrue(head.contains(" lr "), head)
         XCTAssertTrue(r.stdout.last!.contains("0.25"), r.output)
+    }
+
+    /// Runs with one base name are told apart by their parent directories.
+    func testRunsSharingABaseNameGetTheirParentsInTheirNames() throws {
+        try FileManager.default.createDirectory(at: scratch.appendingPathComponent("a"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: scratch.appendingPathComponent("b"), withIntermediateDirectories: true)
+        let a = try ReportFixtures.copy("sync", into: scratch, as: "a/sync")
+        let b = try ReportFixtures.copy("async", into: scratch, as: "b/sync")
+        let r = try run(["compare", a, b, async, "--format", "csv", "--no-plot"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        XCTAssertEqual(r.stdout.dropFirst().map { String($0.prefix { $0 != "," }) }, ["a/sync", "b/sync", "async"])
     }
 
     // MARK: - The plot

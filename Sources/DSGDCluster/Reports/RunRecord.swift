@@ -122,13 +122,12 @@ public struct RunRecord: Sendable {
         let parts = runs.map { URL(fileURLWithPath: $0.path).standardizedFileURL.pathComponents.filter { $0 != "/" } }
         var depth = Array(repeating: 1, count: runs.count)
         func name(_ i: Int) -> String { parts[i].suffix(depth[i]).joined(separator: "/") }
-        for _ in 0..<64 {
-            var grew = false
-            for i in runs.indices where (0..<runs.count).contains(where: { $0 != i && name($0) == name(i) }) && depth[i] < parts[i].count {
-                depth[i] += 1
-                grew = true
+        while true {
+            let clashing = runs.indices.filter { i in
+                depth[i] < parts[i].count && runs.indices.contains { $0 != i && name($0) == name(i) }
             }
-            if !grew { break }
+            if clashing.isEmpty { break }
+            for i in clashing { depth[i] += 1 }
         }
         return runs.indices.map(name)
     }
