@@ -5,6 +5,7 @@ import DSGDCore
 extension TrainingMode: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
+extension StalenessRate: ExpressibleByArgument {}
 
 /// `--lr`: a number, or `auto` (eta_opt = 1/lambda_max, estimated before launch).
 enum LearningRateChoice: Equatable, ExpressibleByArgument, CustomStringConvertible {
@@ -30,8 +31,20 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Number of worker processes.")
     var workers: Int = 4
 
-    @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives.")
+    @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives; ssp: async, but no worker runs more than --staleness gradients ahead of the slowest.")
     var mode: TrainingMode = .sync
+
+    @Option(parsing: .unconditional, help: "--mode ssp: how many gradients a worker may run ahead of the slowest (0: lockstep).")
+    var staleness: Int = JobConfig().staleness
+
+    @Option(parsing: .unconditional, help: "--mode sync: backup workers b; each step averages the first workers - b gradients and drops the rest.")
+    var backupWorkers: Int = 0
+
+    @Option(parsing: .unconditional, help: "--mode async: send every worker the parameters of this many versions ago, so one worker's gradients have staleness exactly this (an experiment).")
+    var delay: Int = 0
+
+    @Option(help: "--mode async or ssp: none (the same rate whatever the staleness) or inverse (lr / staleness).")
+    var lrStaleness: StalenessRate = .none
 
     @Option(help: "Model: linear (quadratic loss), logistic, softmax, mlp, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
     var model: ModelKind = .logistic
@@ -120,6 +133,10 @@ struct TrainingOptions: ParsableArguments {
         }
         j.initialization = ParameterInit(initialization)
         j.lrScaling = lrScaling
+        j.staleness = staleness
+        j.backupWorkers = backupWorkers
+        j.delay = delay
+        j.lrStaleness = lrStaleness
         j.momentum = momentum
         j.nesterov = nesterov
         j.batch = batch

@@ -23,7 +23,7 @@ extension Coordinator {
                                      smoothing: job.curvatureSmoothing, seed: job.seed)
         // The request payload: [parameters (P), direction (P)]; the parameters stay fixed.
         var request = [Float](repeating: 0, count: 2 * p)
-        request.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: current.floats.baseAddress!, count: p) }
+        request.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: store.current.floats.baseAddress!, count: p) }
         var mean = [Float](repeating: 0, count: p)
         let every = max(1, total / 10)
         log.out("dsgd coordinator: online curvature: \(total) presentations, each the mean of \(n) difference quotients on minibatches of \(job.batch)")
@@ -65,7 +65,7 @@ extension Coordinator {
         }
         job.lambdaMax = estimate
         job.learningRate = Float(1 / estimate)
-        optimizer = job.optimizer
+        store.optimizer = job.optimizer
         log.out("dsgd coordinator: --lr auto: learning rate eta_opt = 1/lambda_max = \(job.learningRate) (online estimate)")
         do {
             try runDirectory.writeConfig(ConfigFile(job: job, endpoint: endpoint, versions: Versions.all))

@@ -43,6 +43,35 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var finalTrainAccuracy: Double?
     /// With `--online-curvature N`: the cluster's online estimate of lambda_max after N presentations.
     public var onlineLambdaMax: Double?
+
+    // What makes runs comparable (so `dsgd compare` needs no join with config.json).
+    /// Seconds from the coordinator's start to the start of training (registration, data,
+    /// normalization, curvature); training seconds exclude evaluation, which takes
+    /// `evaluation_seconds` (wall = training + evaluation).
+    public var setupSeconds: Double?
+    public var trainingSeconds: Double?
+    public var evaluationSeconds: Double?
+    public var model: String?
+    public var dataset: String?
+    /// `--lr`, and the rate an update applies after `--lr-scaling`.
+    public var learningRate: Double?
+    public var effectiveLearningRate: Double?
+    public var lrScaling: String?
+    public var batch: Int?
+    public var seed: UInt64?
+    public var momentum: Double?
+    /// Minibatches each worker computed (applied or dropped), by worker id.
+    public var workerMinibatches: [Int]?
+    /// Bytes of PARAMS sent and GRADIENT received by the coordinator (payloads and headers).
+    public var bytesMoved: Int?
+    /// Policy options: `ssp` bound and the largest lead of a released worker over the slowest;
+    /// backup workers and the gradients dropped; `--delay`; `--lr-staleness`.
+    public var staleness: Int?
+    public var sspLeadMax: Int?
+    public var backupWorkers: Int?
+    public var droppedGradients: Int?
+    public var delay: Int?
+    public var lrStaleness: String?
 }
 
 /// `params.json`: the final parameters.
@@ -175,6 +204,10 @@ public struct MetricsPoint: Sendable {
     public var trainAccuracy: Double?
     public var testLoss: Double?
     public var testAccuracy: Double?
+    /// `ssp`: the largest lead of a released worker over the slowest since the previous point.
+    public var leadMax: Int?
+    /// Backup workers: gradients dropped since the previous point.
+    public var dropped: Int?
 
     /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
     public var jsonLine: String {
@@ -184,6 +217,8 @@ public struct MetricsPoint: Sendable {
         if let a = trainAccuracy { s += ",\"train_accuracy\":\(json(a))" }
         if let l = testLoss { s += ",\"test_loss\":\(json(l))" }
         if let a = testAccuracy { s += ",\"test_accuracy\":\(json(a))" }
+        if let l = leadMax { s += ",\"lead_max\":\(l)" }
+        if let d = dropped { s += ",\"dropped\":\(d)" }
         return s + "}"
     }
 

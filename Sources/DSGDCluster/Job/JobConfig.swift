@@ -1,12 +1,29 @@
 import DSGDCore
 
-/// How the coordinator combines gradients.
+/// How the coordinator combines gradients: the update policy (`UpdatePolicy`).
 public enum TrainingMode: String, Codable, CaseIterable, Sendable {
-    /// Every step waits for one gradient from every worker, averages them in worker-id order and
-    /// releases all workers with the new parameters.
+    /// Every step waits for one gradient from every worker (or the first N - b with
+    /// `--backup-workers b`), averages them in worker-id order and releases those workers with
+    /// the new parameters (`SyncPolicy`, `BackupPolicy`).
     case sync
-    /// Every gradient is applied the moment it arrives; only its sender gets the new parameters.
+    /// Every gradient is applied the moment it arrives; only its sender gets the new parameters
+    /// (`AsyncPolicy`; `--delay` and `--lr-staleness` apply).
     case async
+    /// Stale synchronous parallel (Ho et al. 2013): as async, but a worker more than
+    /// `--staleness s` clocks (gradients applied) ahead of the slowest waits (`SSPPolicy`).
+    case ssp
+
+    /// Whether each update applies one worker's gradient on its own (async and ssp), so that
+    /// staleness is recorded.
+    public var appliesGradientsAlone: Bool { self != .sync }
+}
+
+/// `--lr-staleness`: how an async or ssp update's rate depends on the gradient's staleness tau.
+public enum StalenessRate: String, Codable, CaseIterable, Sendable {
+    /// The same rate whatever the staleness.
+    case none
+    /// `lr / tau` for tau >= 1 (Zhang et al. 2016), `lr` for a fresh gradient.
+    case inverse
 }
 
 /// How `--lr` becomes the rate each update applies, so that modes that apply different numbers of
@@ -85,6 +102,15 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var curvaturePerturbation: Float = 0.01
     /// The smoothing factor `g` of the online estimate's running average.
     public var curvatureSmoothing: Float = 0.01
+    /// `ssp`: the bound s on how many clocks a worker may run ahead of the slowest.
+    public var staleness: Int = 2
+    /// `sync`: backup workers b; each step aggregates the first N - b gradients and drops the rest.
+    public var backupWorkers: Int = 0
+    /// `async`: every worker is sent the parameters of `delay` versions ago (version 0 before
+    /// that), so a single worker's gradients have staleness exactly `delay` (`--delay`).
+    public var delay: Int = 0
+    /// `async`, `ssp`: the rate of a gradient of staleness tau (`--lr-staleness`).
+    public var lrStaleness: StalenessRate = .none
     /// How `learningRate` scales with the examples an update applies (`--lr-scaling`).
     public var lrScaling: LearningRateScaling = .none
     /// Where the initial parameters come from (`--init`; JSON `init`); read by the coordinator only.
@@ -134,13 +160,13 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// One line for the user when the same `--lr` means a different per-example rate in this mode
     /// than in sync mode (async with several workers and `--lr-scaling none`), or nil.
     public var learningRateNote: String? {
-        guard mode == .async, workers > 1 else { return nil }
+        guard mode.appliesGradientsAlone, workers > 1 else { return nil }
         let g = { (x: Float) in String(format: "%g", x) }
         switch lrScaling {
         case .none:
-            return "async applies each worker's gradient on its own: at --lr \(g(learningRate)) every update moves as far as a sync step of all \(workers) workers' \(workers * batch) examples, \(workers)x the sync rate per example; --lr-scaling linear would use \(g(learningRate / Float(workers))) (see README, \"What --lr means\")"
+            return "\(mode.rawValue) applies each worker's gradient on its own: at --lr \(g(learningRate)) every update moves as far as a sync step of all \(workers) workers' \(workers * batch) examples, \(workers)x the sync rate per example; --lr-scaling linear would use \(g(learningRate / Float(workers))) (see README, \"What --lr means\")"
         case .linear, .sqrt:
-            return "--lr-scaling \(lrScaling.rawValue): async updates of \(batch) examples apply \(g(effectiveLearningRate)) (--lr \(g(learningRate)) is the rate of a \(workers * batch)-example sync step)"
+            return "--lr-scaling \(lrScaling.rawValue): \(mode.rawValue) updates of \(batch) examples apply \(g(effectiveLearningRate)) (--lr \(g(learningRate)) is the rate of a \(workers * batch)-example sync step)"
         }
     }
 
@@ -179,7 +205,7 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// Minibatches in each worker's shard.
     public var batchesPerShard: Int { shardSize / max(batch, 1) }
     /// Examples whose gradients one model update applies.
-    public var examplesPerStep: Int { mode == .sync ? workers * batch : batch }
+    public var examplesPerStep: Int { mode == .sync ? (workers - backupWorkers) * batch : batch }
     /// Examples applied in one epoch (all shards, the last partial batch of each dropped).
     public var examplesPerEpoch: Int { workers * batchesPerShard * batch }
 
@@ -244,6 +270,16 @@ public struct JobConfig: Codable, Equatable, Sendable {
             p.append("--batch \(batch) is larger than a worker's shard (\(what) / \(workers) workers = \(shardSize))")
         }
         // Last: the model can only be built once everything above holds.
+        if staleness < 0 { p.append("--staleness must be 0 or more (got \(staleness))") }
+        if backupWorkers < 0 || (workers >= 1 && backupWorkers >= workers) {
+            p.append("--backup-workers must be in [0, workers - 1] (got \(backupWorkers) with \(workers) workers)")
+        }
+        if backupWorkers > 0, mode != .sync { p.append("--backup-workers applies to --mode sync only (got \(mode.rawValue))") }
+        if delay < 0 { p.append("--delay must be 0 or more (got \(delay))") }
+        if delay > 0, mode != .async { p.append("--delay applies to --mode async only (got \(mode.rawValue))") }
+        if lrStaleness != .none, !mode.appliesGradientsAlone {
+            p.append("--lr-staleness applies to --mode async and ssp only (got \(mode.rawValue))")
+        }
         if p.isEmpty, let problem = initialization.problem(parameterCount: makeModel().parameterCount) { p.append(problem) }
         return p
     }

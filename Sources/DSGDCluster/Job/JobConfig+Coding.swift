@@ -8,7 +8,7 @@ extension JobConfig {
         case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden, normalize
         case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
         case initialization = "init"
-        case lrScaling
+        case lrScaling, staleness, backupWorkers, delay, lrStaleness
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -42,10 +42,15 @@ extension JobConfig {
         try c.encode(curvatureSmoothing, forKey: .curvatureSmoothing)
         try c.encode(initialization.description, forKey: .initialization)
         try c.encode(lrScaling, forKey: .lrScaling)
+        try c.encode(staleness, forKey: .staleness)
+        try c.encode(backupWorkers, forKey: .backupWorkers)
+        try c.encode(delay, forKey: .delay)
+        try c.encode(lrStaleness, forKey: .lrStaleness)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
-    /// `online_curvature` settings, `init` and `lr_scaling` take their defaults when absent
+    /// `online_curvature` settings, `init`, `lr_scaling` and the policy options (`staleness`,
+    /// `backup_workers`, `delay`, `lr_staleness`) take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -78,6 +83,10 @@ extension JobConfig {
         curvatureSmoothing = try c.decodeIfPresent(Float.self, forKey: .curvatureSmoothing) ?? 0.01
         initialization = ParameterInit(try c.decodeIfPresent(String.self, forKey: .initialization) ?? "default")
         lrScaling = try c.decodeIfPresent(LearningRateScaling.self, forKey: .lrScaling) ?? .none
+        staleness = try c.decodeIfPresent(Int.self, forKey: .staleness) ?? 2
+        backupWorkers = try c.decodeIfPresent(Int.self, forKey: .backupWorkers) ?? 0
+        delay = try c.decodeIfPresent(Int.self, forKey: .delay) ?? 0
+        lrStaleness = try c.decodeIfPresent(StalenessRate.self, forKey: .lrStaleness) ?? .none
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

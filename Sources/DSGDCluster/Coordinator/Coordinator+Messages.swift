@@ -1,0 +1,217 @@
+import DSGDCore
+import Foundation
+import ZeroMQ
+
+extension Coordinator {
+    // MARK: Receiving
+
+    /// Handles every message queued on the socket. When `stopping`, only BYE matters and late
+    /// gradients are dropped quietly.
+    func drainMessages(stopping: Bool = false) throws {
+        while finished == nil || stopping {
+            let n = try socket.receiveMultipart(into: frames, dontWait: true)
+            if n == 0 { return }
+            do {
+                guard n >= 2 else { continue }  // a ROUTER always prepends the routing-id frame
+                let h = try MessageHeader.decode(frames: n - 1, header: frames[1].bytes, payload: n > 2 ? frames[2].bytes : nil)
+                if stopping {
+                    if h.type == .bye, let k = members.index(of: h, routingID: frames[0].bytes) { members.byeReceived[k] = true }
+                    continue
+                }
+                try handle(h)
+            } catch let e as ProtocolError {
+                reject(e)
+            }
+        }
+    }
+
+    func handle(_ h: MessageHeader) throws {
+        let rid = frames[0].bytes
+        switch h.type {
+        case .hello:
+            if try members.register(Int(h.workerID), routingID: rid) {
+                log.info("worker \(h.workerID) registered (\(members.registeredCount)/\(job.workers))")
+            }
+            try send(.welcome, to: Int(h.workerID), payload: Array(welcome))
+        case .gradient:
+            try handleGradient(h, from: try members.registeredWorker(h, routingID: rid))
+        case .stats:
+            try handleStats(h, from: try members.registeredWorker(h, routingID: rid))
+        case .curvature:
+            try handleCurvature(h, from: try members.registeredWorker(h, routingID: rid))
+        case .bye:
+            let k = try members.registeredWorker(h, routingID: rid)
+            members.byeReceived[k] = true
+            finish(.failed, "worker \(k) left before training ended")
+        default:
+            throw ProtocolError.unexpectedType(h.type)
+        }
+    }
+
+    /// One GRADIENT part from worker `k`: it must answer the PARAMS the worker was sent (exactly
+    /// one gradient per PARAMS, computed on the version they carried), and be the next part; it is
+    /// held without a copy and handed to the policy. Its first part counts the minibatch the
+    /// worker used.
+    func handleGradient(_ h: MessageHeader, from k: Int) throws {
+        guard members.outstanding[k] else { throw ProtocolError.noOutstandingParams(worker: h.workerID, step: h.step) }
+        guard h.step == UInt64(members.sentVersion[k]) else {
+            throw ProtocolError.unexpectedStep(worker: h.workerID, got: h.step, expected: UInt64(members.sentVersion[k]))
+        }
+        let payload = frames[2].count
+        let (part, last) = try inbox.accept(h, from: k, frame: frames[2], range: store.partRange)
+        bytesMoved += Wire.headerSize + payload
+        if part == 0 {
+            // The worker has used this minibatch (sync may release it from part 0 on).
+            members.batchesDone[k] += 1
+            members.minibatches[k] += 1
+        }
+        if last { members.outstanding[k] = false }
+        try policy.received(part: part, last: last, from: k, computedOn: Int(h.step), self)
+    }
+
+    /// A STATS answer from worker `k`: f64 `[count, sums (d), products (d*d)]` for the slice it
+    /// was asked about. Accepted once per request; the size and count are checked.
+    func handleStats(_ h: MessageHeader, from k: Int) throws {
+        guard let requested = statsRequested[k], statsReceived[k] == nil else { throw ProtocolError.unexpectedType(.stats) }
+        let d = data.dimension
+        let expected = 8 * (1 + d + d * d)
+        guard frames[2].count == expected else {
+            throw ProtocolError.wrongPayloadSize(type: .stats, got: frames[2].count, expected: expected)
+        }
+        let bytes = frames[2].bytes
+        let count = bytes.f64(0)
+        guard count == Double(requested) else {
+            throw ProtocolError.wrongStatsCount(worker: h.workerID, got: count, expected: requested)
+        }
+        var s = FeatureStatistics(dimension: d)
+        s.count = requested
+        for a in 0..<d { s.sums[a] = bytes.f64(1 + a) }
+        for i in 0..<(d * d) { s.products[i] = bytes.f64(1 + d + i) }
+        statsReceived[k] = s
+    }
+
+    // MARK: Rejecting
+
+    /// Counts, logs (the first 20, then every 1000th) and answers a bad message; never throws.
+    func reject(_ error: ProtocolError) {
+        rejected += 1
+        if rejected <= 20 || rejected % 1000 == 0 {
+            log.error("rejected message #\(rejected) from peer \(hex(frames[0].bytes)): \(error)")
+        }
+        let text = Array("\(error)".utf8)
+        let h = MessageHeader(type: .error, workerID: 0, payloadLength: UInt32(text.count))
+        h.encode(into: header)
+        do {
+            try socket.send(bytes: frames[0].bytes, more: true)
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try text.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
+        } catch {
+            // The peer may be gone (EHOSTUNREACH): nothing more to do for it.
+        }
+    }
+
+    // MARK: Releasing workers
+
+    /// Sends worker `k` a new shard if it has used up its current one, then the current parameters.
+    func release(_ k: Int) throws {
+        try sendShardIfUsedUp(k)
+        try sendParams(to: k)
+    }
+
+    /// Sends worker `k` a new shard if due, then `buffer` as the parameters of `version` (`--delay`).
+    func release(_ k: Int, buffer: ZeroCopyBuffer, version: Int) throws {
+        try sendShardIfUsedUp(k)
+        try sendParams(buffer, version: version, to: k)
+    }
+
+    /// Sends worker `k` the next epoch's shard if it has used up its current one.
+    func sendShardIfUsedUp(_ k: Int) throws {
+        guard members.batchesDone[k] == job.batchesPerShard else { return }
+        members.batchesDone[k] = 0
+        members.shardEpoch[k] += 1
+        try sendShard(to: k)
+    }
+
+    // MARK: Sending
+
+    func send(_ type: MessageType, to k: Int, count: UInt32 = 0, payload: [UInt8]) throws {
+        let h = MessageHeader(type: type, workerID: UInt32(k), count: count, payloadLength: UInt32(payload.count))
+        h.encode(into: header)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: type.hasPayload)
+            if type.hasPayload { try payload.withUnsafeBytes { try socket.send(bytes: $0, more: false) } }
+        }
+    }
+
+    /// Sends the routing id of worker `k`, then whatever `body` sends; maps a vanished peer to an error.
+    func sendRouted(to k: Int, _ body: () throws -> Void) throws {
+        do {
+            try members.routingIDs[k]!.withUnsafeBytes { try socket.send(bytes: $0, more: true) }
+            try body()
+        } catch let e as ZMQError where e.code == EHOSTUNREACH {
+            throw CoordinatorError("worker \(k) is unreachable (disconnected)")
+        }
+    }
+
+    /// Sends worker `k` its slice of the permutation of its current epoch.
+    func sendShard(to k: Int) throws {
+        let epoch = members.shardEpoch[k]
+        if permutationEpoch != epoch {
+            sharding.fillPermutation(epoch: epoch, into: &permutation)
+            // With a held-out set the permutation is of positions in the training index list.
+            if let train = trainIndices {
+                for i in permutation.indices { permutation[i] = train[Int(permutation[i])] }
+            }
+            permutationEpoch = epoch
+        }
+        let size = sharding.shardSize
+        let h = MessageHeader(type: .shard, workerID: UInt32(k), count: UInt32(size), step: UInt64(epoch),
+                              payloadLength: UInt32(4 * size))
+        h.encode(into: header)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try permutation.withUnsafeBytes { all in
+                try socket.send(bytes: UnsafeRawBufferPointer(rebasing: all[(4 * k * size)..<(4 * (k + 1) * size)]), more: false)
+            }
+        }
+    }
+
+    /// Sends the current parameters to worker `k` in parts, without copying them.
+    func sendParams(to k: Int) throws {
+        try sendParams(store.current, version: store.version, to: k)
+    }
+
+    /// Sends `buffer` (the parameters of `version`) to worker `k` in parts, without copying it.
+    func sendParams(_ buffer: ZeroCopyBuffer, version: Int, to k: Int) throws {
+        for j in 0..<store.parts {
+            try buffer.wrap(range: store.partRange(j), into: paramsMessage)
+            try sendParamsPart(j, version: version, to: k)
+        }
+        members.markSent(k, version: version, at: monotonicSeconds())
+    }
+
+    /// Sends part `j` of `buffer` (the parameters of `version`) to every worker; libzmq shares one
+    /// frame among all of them (no copy).
+    func broadcastPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int) throws {
+        try buffer.wrap(range: store.partRange(j), into: paramsMessage)
+        for k in 0..<job.workers { try sendParamsPart(j, version: version, to: k) }
+    }
+
+    /// Sends `paramsMessage` (part `j`, shared, not consumed) as a PARAMS message to worker `k`.
+    func sendParamsPart(_ j: Int, version: Int, to k: Int) throws {
+        let range = store.partRange(j)
+        let h = MessageHeader(type: .params, workerID: UInt32(k), count: UInt32(range.lowerBound), step: UInt64(version),
+                              payloadLength: UInt32(4 * range.count), flags: j == store.parts - 1 ? Wire.lastPartFlag : 0)
+        h.encode(into: header)
+        try sendMessage.share(paramsMessage)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try socket.send(sendMessage, more: false)
+        }
+        bytesMoved += Wire.headerSize + 4 * range.count
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

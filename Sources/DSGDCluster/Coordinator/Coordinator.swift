@@ -1,0 +1,287 @@
+import DSGDCore
+import Foundation
+import ZeroMQ
+
+/// The coordinator: one ROUTER socket and one event loop that wires the parts together.
+///
+/// - `members` (`Membership`): routing ids, registration, what each worker owes;
+/// - `store` (`ParameterStore`): the versioned parameters and the optimizer;
+/// - `inbox` (`GradientInbox`): gradient parts held without a copy until used;
+/// - `policy` (`UpdatePolicy`): what an arriving gradient does (sync, async, ssp, backup);
+/// - `recorder` (`Recorder`): clocks, evaluation, metrics, progress, summary.
+///
+/// A run: bind, register every worker, fit `--normalize`, run `--online-curvature`, train, stop
+/// the workers and write the run directory. Single-threaded; libzmq's I/O thread moves the bytes.
+public final class Coordinator {
+    /// The job (`--lr auto` with `--online-curvature` sets its learning rate before training).
+    var job: JobConfig
+    let log = Log(role: "coordinator")
+    let runDirectory: RunDirectory
+    let model: any Model
+    let data: Dataset
+    /// Indices into `data` of the training examples; nil when nothing is held out (identity).
+    let trainIndices: [UInt32]?
+    let sharding: Sharding
+    /// The endpoint actually bound (port 0 resolved to the real port).
+    public let endpoint: String
+
+    let members: Membership
+    let store: ParameterStore
+    let inbox: GradientInbox
+    let recorder: Recorder
+    let policy: any UpdatePolicy
+
+    let context: ZMQContext
+    let socket: ZMQSocket
+    let poller: ZMQPoller
+    /// Receive slots: routing id, header, payload, and a slot that swallows extra frames.
+    let frames = [ZMQMessage(), ZMQMessage(), ZMQMessage(), ZMQMessage()]
+    let header = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.headerSize, alignment: 8)
+    let welcome: Data
+    let paramsMessage = ZMQMessage()
+    let sendMessage = ZMQMessage()
+
+    // --normalize: the statistics requested from (sent STATS) and answered by each worker.
+    var statsRequested: [Int?]
+    var statsReceived: [FeatureStatistics?]
+    // --online-curvature: the presentation each worker was asked about, and its answer.
+    var curvatureRequested: [UInt64?]
+    var curvatureAnswers: [[Float]?]
+    /// The online estimate of lambda_max after the last presentation (nil without the phase).
+    var onlineLambdaMax: Double?
+    /// Whether every worker already has its epoch-0 SHARD (sent before the curvature phase).
+    var initialShardsSent = false
+
+    var permutation: [UInt32] = []
+    var permutationEpoch = -1
+    /// Messages rejected as malformed or out of protocol.
+    var rejected = 0
+    /// Bytes of PARAMS sent and GRADIENT received (payloads and headers).
+    var bytesMoved = 0
+    var finished: (status: RunStatus, error: String?)?
+
+    /// Prepares a coordinator for `job`, bound to `bind`, writing into `runDirectory`.
+    public init(job: JobConfig, bind: String, runDirectory: RunDirectory) throws {
+        self.job = job
+        self.runDirectory = runDirectory
+        data = try job.dataset.materialize()
+        model = job.makeModel()
+        let split = HoldoutSplit(examples: data.examples, fraction: job.holdout, seed: job.seed)
+        let trainData: Dataset, testData: Dataset?
+        if split.isIdentity {
+            trainData = data
+            testData = nil
+            trainIndices = nil
+        } else {
+            trainData = data.subset(split.train)
+            testData = data.subset(split.test)
+            trainIndices = split.train
+        }
+        sharding = Sharding(examples: trainData.examples, workers: job.workers, seed: job.seed)
+        welcome = try job.jsonData()
+
+        context = try ZMQContext()
+        socket = try ZMQSocket(context, .router, lingerMs: 100)
+        try socket.setRouterMandatory(true)
+        // Larger messages than any the protocol sends drop the connection instead of filling memory.
+        // (--normalize: a STATS answer carries 8 (1 + d + d^2) bytes.)
+        let d = data.dimension, stats = job.normalize == .none ? 0 : 8 * (1 + d + d * d)
+        try socket.setMaxMessageSize(Int64(max(4 * model.parameterCount, 4 * data.examples, stats, 1 << 16) + 1024))
+        endpoint = try socket.bind(bind)
+        poller = ZMQPoller([socket])
+
+        let n = job.workers
+        members = Membership(count: n)
+        store = ParameterStore(initial: try job.initialParameters(), chunk: job.gradientChunk, maxGradients: n,
+                               optimizer: job.optimizer, keepVersions: job.delay)
+        inbox = GradientInbox(workers: n, parts: store.parts)
+        recorder = Recorder(job: job, model: model, runDirectory: runDirectory, log: log, trainData: trainData, testData: testData)
+        policy = job.makePolicy()
+        statsRequested = Array(repeating: nil, count: n)
+        statsReceived = Array(repeating: nil, count: n)
+        curvatureRequested = Array(repeating: nil, count: n)
+        curvatureAnswers = Array(repeating: nil, count: n)
+        permutation.reserveCapacity(data.examples)
+    }
+
+    deinit {
+        header.deallocate()
+    }
+
+    var parameterCount: Int { store.count }
+
+    /// Runs the job to the end and returns its summary (also written to summary.json).
+    public func run() -> RunSummary {
+        do {
+            try runDirectory.writeConfig(ConfigFile(job: job, endpoint: endpoint, versions: Versions.all))
+        } catch {
+            log.error("cannot write config.json: \(error)")
+        }
+        log.out("dsgd coordinator: listening on \(endpoint)")
+        let held = recorder.testData.map { ", \(recorder.trainData.examples) for training, \($0.examples) held out" } ?? ""
+        log.info("\(job.policyDescription), \(job.workers) workers, model \(job.model.rawValue) (\(parameterCount) parameters), \(data.examples) examples\(held), run directory \(runDirectory.path)")
+        do {
+            try register()
+            if finished == nil, job.normalize != .none { try fitNormalization() }
+            if finished == nil, job.onlineCurvature > 0 { try estimateCurvature() }
+            if finished == nil { try train() }
+        } catch {
+            finish(.failed, "\(error)")
+        }
+        return wrapUp()
+    }
+
+    /// Marks the run as over (the first reason wins). A failure after SIGINT/SIGTERM (e.g. a
+    /// worker that the same Ctrl-C already ended) counts as an interruption.
+    func finish(_ status: RunStatus, _ error: String? = nil) {
+        guard finished == nil else { return }
+        if status == .failed, let s = TerminationSignal.received {
+            finished = (.interrupted, "interrupted by signal \(s)")
+        } else {
+            finished = (status, error)
+        }
+    }
+
+    // MARK: Registration
+
+    func register() throws {
+        let deadline = monotonicSeconds() + job.registerTimeout
+        while finished == nil && !members.allRegistered {
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while waiting for workers") }
+            if monotonicSeconds() > deadline {
+                let missing = members.missing
+                throw CoordinatorError("only \(job.workers - missing.count) of \(job.workers) workers registered within \(job.registerTimeout) s (missing: \(missing.map(String.init).joined(separator: ", ")))")
+            }
+            if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
+        }
+        if finished == nil { log.info("all \(job.workers) workers registered") }
+    }
+
+    /// Serves messages until `missing()` (the workers whose answer is still due) is empty, the run
+    /// finishes, or a signal arrives. Throws when no message came for `--worker-timeout` seconds
+    /// while answers were due, naming the silent workers.
+    func awaitAnswers(_ what: String, while doing: String, missing: () -> [Int]) throws {
+        var deadline = monotonicSeconds() + job.workerTimeout
+        while finished == nil {
+            let due = missing()
+            if due.isEmpty { return }
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while \(doing)") }
+            if monotonicSeconds() > deadline {
+                throw CoordinatorError("no \(what) answer within \(job.workerTimeout) s from worker(s) \(due.map(String.init).joined(separator: ", "))")
+            }
+            if try poller.waitForInput(timeoutMs: 100) {
+                try drainMessages()
+                deadline = max(deadline, monotonicSeconds() + job.workerTimeout)
+            }
+        }
+    }
+
+    // MARK: Training
+
+    func train() throws {
+        recorder.startTraining()
+        evaluate(force: true)
+        if !initialShardsSent {
+            for k in 0..<job.workers { try sendShard(to: k) }
+        }
+        try policy.start(self)
+        while finished == nil {
+            if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s)") }
+            if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
+            if let k = members.overdue(now: monotonicSeconds(), timeout: job.workerTimeout) {
+                finish(.failed, "worker \(k) sent no gradient for \(job.workerTimeout) s (is it still running?)")
+            }
+        }
+    }
+
+    /// Whether an update applying `examplesApplied` examples reaches `--steps` or `--epochs`.
+    func reachesLimit(examplesApplied: Int) -> Bool {
+        let epochsDone = job.epochs.map { Double(recorder.examples + examplesApplied) >= $0 * Double(job.examplesPerEpoch) } ?? false
+        let stepsDone = job.steps.map { store.version + 1 >= $0 } ?? false
+        return epochsDone || stepsDone
+    }
+
+    /// For a policy: sums part `j` of the gradients of `workers[0..<count]` in that order into the
+    /// pending update and releases those parts; false (and the run fails) on NaN or infinity.
+    func aggregate(part j: Int, workers: [Int], count: Int, from who: String) -> Bool {
+        for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
+        let ok = store.apply(part: j, gradients: count)
+        for i in 0..<count { inbox.clear(workers[i], part: j) }
+        if !ok {
+            finish(.failed, "training diverged: a non-finite gradient (NaN or infinity) from \(who) at step \(store.version) (try a smaller --lr)")
+        }
+        return ok
+    }
+
+    /// For a policy: makes the pending update current, records it (`staleness` for an update of
+    /// one gradient), evaluates when due, and ends the run at a limit, the target or divergence.
+    func completeUpdate(examplesApplied: Int, staleness: Int?) {
+        let limitReached = reachesLimit(examplesApplied: examplesApplied)
+        store.commit()
+        recorder.recordUpdate(examplesApplied: examplesApplied, staleness: staleness)
+        evaluate(force: limitReached)
+        if finished == nil, limitReached { finish(.completed) }
+    }
+
+    /// Evaluates the current parameters when due (or now, if `force`), and stops the run if the
+    /// recorder says so.
+    func evaluate(force: Bool) {
+        if let (status, error) = recorder.evaluate(version: store.version, params: UnsafeBufferPointer(store.current.floats), force: force) {
+            finish(status, error)
+        }
+    }
+
+    // MARK: The end
+
+    func wrapUp() -> RunSummary {
+        let (status, error) = finished ?? (.failed, "stopped without a reason")
+        if let error { status == .failed ? log.error(error) : log.info(error) }
+        if recorder.trainingStarted && !recorder.hasEvaluated(store.version) && status != .failed { evaluate(force: true) }
+        stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue),
+                    wait: status == .interrupted ? 0.5 : 3)
+        let summary = recorder.summary(status: status, error: error, version: store.version, rejected: rejected,
+                                       members: members, bytesMoved: bytesMoved, onlineLambdaMax: onlineLambdaMax)
+        do {
+            try runDirectory.writeParams(ParamsFile(model: job.model, step: store.version, shapes: model.shapes, values: store.values))
+            try runDirectory.writeSummary(summary)
+        } catch {
+            log.error("cannot write the run directory: \(error)")
+        }
+        log.out("dsgd coordinator: \(status.rawValue) after \(store.version) steps, final loss \(summary.finalLoss.map { String(format: "%.6f", $0) } ?? "n/a")\(summary.finalTestAccuracy.map { String(format: ", test accuracy %.4f", $0) } ?? ""), \(String(format: "%.2f", summary.wallSeconds)) s; run directory \(runDirectory.path)")
+        return summary
+    }
+
+    /// Sends STOP to every registered worker and waits up to `wait` seconds for their BYE; logs
+    /// one line for each worker whose BYE did not come (the run's status is not changed by it).
+    func stopWorkers(reason: String, wait: Double) {
+        for k in 0..<job.workers where members.isRegistered(k) {
+            try? send(.stop, to: k, payload: Array(reason.utf8))
+        }
+        let deadline = monotonicSeconds() + wait
+        while monotonicSeconds() < deadline, !members.withoutBye.isEmpty {
+            guard (try? poller.waitForInput(timeoutMs: 50)) == true else { continue }
+            try? drainMessages(stopping: true)
+        }
+        for k in members.withoutBye {
+            log.info("worker \(k) sent no BYE within \(wait) s after STOP (it may have exited already)")
+        }
+    }
+}
+
+/// A reason the coordinator could not run the job.
+public struct CoordinatorError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+extension JobConfig {
+    /// "sync SGD", "async SGD (delay 3)", "ssp SGD (staleness 2)", ...: the mode and its options.
+    var policyDescription: String {
+        var options: [String] = []
+        if backupWorkers > 0 { options.append("\(backupWorkers) backup workers") }
+        if mode == .ssp { options.append("staleness bound \(staleness)") }
+        if delay > 0 { options.append("delay \(delay)") }
+        if lrStaleness != .none { options.append("lr / staleness") }
+        return "\(mode.rawValue) SGD" + (options.isEmpty ? "" : " (\(options.joined(separator: ", ")))")
+    }
+}

@@ -1,0 +1,106 @@
+import DSGDCore
+import ZeroMQ
+
+/// The parameters the coordinator holds, versioned: version `version` lives in `current`, which
+/// libzmq may be reading for sends without a copy; an update is written into `pending` (a buffer
+/// libzmq is not reading) part by part and becomes current with `commit()`. The optimizer state
+/// (momentum) lives in the aggregator, which averages gradients and applies the step in one pass.
+///
+/// With `keepVersions > 0` the store also keeps copies of the last `keepVersions` versions, so a
+/// worker can be sent an older one (`--delay`).
+///
+/// No allocation per update in steady state (`--delay` copies P floats per update into a reused
+/// buffer).
+final class ParameterStore {
+    /// Parameters P.
+    let count: Int
+    /// Floats per PARAMS/GRADIENT part, and the number of parts.
+    let chunk: Int
+    let parts: Int
+    /// The version of `current`: the number of updates applied.
+    private(set) var version = 0
+    private(set) var current: ZeroCopyBuffer
+    /// The update being written (between `beginUpdate` and `commit`).
+    private(set) var pending: ZeroCopyBuffer?
+    /// The optimizer every update applies (`rateScale` multiplies its learning rate).
+    var optimizer: SGD
+    /// A factor on the learning rate of the next applied parts (`--lr-staleness inverse`: 1/tau).
+    var rateScale: Float = 1
+    private let pool: ZeroCopyBufferPool
+    private let aggregator: Aggregator
+    /// `--delay`: copies of versions `version - keepVersions ... version`, version v in slot
+    /// `v % (keepVersions + 1)`.
+    private var history: [ZeroCopyBuffer] = []
+    private let keepVersions: Int
+
+    /// A store of `initial` (version 0), averaging at most `maxGradients` gradients per update.
+    init(initial: [Float], chunk: Int, maxGradients: Int, optimizer: SGD, keepVersions: Int = 0) {
+        count = initial.count
+        self.chunk = max(chunk, 1)
+        parts = max(1, (count + self.chunk - 1) / self.chunk)
+        self.optimizer = optimizer
+        pool = ZeroCopyBufferPool(count: count, initial: 3)
+        let first = pool.acquire()
+        let n = count
+        initial.withUnsafeBufferPointer { first.floats.baseAddress!.update(from: $0.baseAddress!, count: n) }
+        current = first
+        aggregator = Aggregator(parameterCount: count, maxGradients: maxGradients)
+        self.keepVersions = keepVersions
+        if keepVersions > 0 {
+            history = (0...keepVersions).map { _ in ZeroCopyBuffer(count: n) }
+            remember()
+        }
+    }
+
+    /// The elements of part `j`.
+    func partRange(_ j: Int) -> Range<Int> {
+        let lo = j * chunk
+        return lo ..< min(count, lo + chunk)
+    }
+
+    /// Starts an update: picks the buffer it is written to.
+    func beginUpdate() {
+        pending = pool.acquire(excluding: current)
+    }
+
+    /// Sets gradient `index` (in summation order) of the next `apply` to a part's first float.
+    func setGradient(_ index: Int, _ pointer: UnsafeRawPointer) {
+        aggregator.setGradient(index, pointer)
+    }
+
+    /// Writes part `j` of the pending update from the mean of gradients `0..<gradients` (summed in
+    /// index order); false if that sum holds NaN or infinity (the run must end).
+    func apply(part j: Int, gradients: Int) -> Bool {
+        var sgd = optimizer
+        if rateScale != 1 { sgd.learningRate *= rateScale }
+        return aggregator.apply(count: gradients, range: partRange(j), optimizer: sgd,
+                                params: current.floats.baseAddress!, out: pending!.floats.baseAddress!)
+    }
+
+    /// Makes the pending update current: version + 1.
+    func commit() {
+        current = pending!
+        pending = nil
+        version += 1
+        if keepVersions > 0 { remember() }
+    }
+
+    /// The buffer holding version `max(0, v)`, at most `keepVersions` back (`--delay`).
+    func buffer(ofVersion v: Int) -> ZeroCopyBuffer {
+        let wanted = max(0, v)
+        if wanted == version { return current }
+        precondition(wanted < version && version - wanted <= keepVersions, "version \(wanted) is not kept (current \(version))")
+        return history[wanted % (keepVersions + 1)]
+    }
+
+    /// The current parameters, copied.
+    var values: [Float] { Array(current.floats.prefix(count)) }
+
+    /// Copies the current version into its history slot (a new buffer if libzmq still reads the
+    /// old one, which one outstanding message per worker makes rare).
+    private func remember() {
+        let slot = version % (keepVersions + 1)
+        if history[slot].isInFlight { history[slot] = ZeroCopyBuffer(count: count) }
+        history[slot].floats.baseAddress!.update(from: current.floats.baseAddress!, count: count)
+    }
+}

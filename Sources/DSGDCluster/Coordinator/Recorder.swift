@@ -1,0 +1,270 @@
+import DSGDCore
+import Foundation
+
+/// What the coordinator writes down about a run: the clocks, the evaluation cadence and the
+/// metrics points, the progress line, and the summary.
+///
+/// Clocks: `setup` runs from the coordinator's start to the start of training (registration,
+/// data, normalization, curvature); the *training clock* runs from there and stops while the
+/// coordinator evaluates, so `time` in metrics.jsonl, `time_to_target`, round times and
+/// `examples_per_second` count training alone. `wall_seconds` is training plus evaluation.
+final class Recorder {
+    let job: JobConfig
+    let model: any Model
+    let runDirectory: RunDirectory
+    let log: Log
+    /// The training examples and the held-out ones, as the coordinator evaluates them (replaced by
+    /// normalized copies once `--normalize` is fitted).
+    var trainData: Dataset
+    var testData: Dataset?
+
+    private let created = monotonicSeconds()
+    private(set) var trainingStart = 0.0
+    private var evaluationSeconds = 0.0
+    private var lastUpdateClock = 0.0
+    private(set) var roundTimes: [Double] = []
+
+    /// Examples whose gradients were applied, and gradients dropped (backup workers).
+    private(set) var examples = 0
+    private(set) var dropped = 0
+    private var windowDropped = 0
+    private var windowStaleness = (sum: 0, count: 0, max: 0)
+    private var totalStaleness = (sum: 0, count: 0, max: 0)
+    /// SSP: the largest lead of a released worker over the slowest (clock - min clock).
+    private var windowLead = 0
+    private(set) var leadMax = 0
+
+    private var lastEvaluatedVersion = -1
+    private(set) var lastLoss = Double.nan
+    private var lastTestLoss: Double?
+    private var lastTestAccuracy: Double?
+    private var lastTrainAccuracy: Double?
+    /// The training loss at step 0, the reference of the divergence rule.
+    private var initialLoss: Double?
+    private(set) var timeToTarget: Double?
+    private var lastProgressPrint = -1.0
+    /// (training clock, examples) at recent progress lines, for the windowed rate.
+    private var rateSamples: [(clock: Double, examples: Int, version: Int)] = []
+
+    init(job: JobConfig, model: any Model, runDirectory: RunDirectory, log: Log, trainData: Dataset, testData: Dataset?) {
+        self.job = job
+        self.model = model
+        self.runDirectory = runDirectory
+        self.log = log
+        self.trainData = trainData
+        self.testData = testData
+        roundTimes.reserveCapacity(min(job.steps ?? 100_000, 100_000))
+        rateSamples.reserveCapacity(64)
+    }
+
+    var trainingStarted: Bool { trainingStart > 0 }
+
+    /// Seconds of training so far: since training started, less the time spent evaluating.
+    var clock: Double { trainingStarted ? monotonicSeconds() - trainingStart - evaluationSeconds : 0 }
+
+    /// Starts the training clock (set-up ends here).
+    func startTraining() {
+        trainingStart = monotonicSeconds()
+        lastUpdateClock = 0
+    }
+
+    // MARK: Updates
+
+    /// Records an applied update of `examplesApplied` examples; `staleness` for an async-style
+    /// update (the version it was applied to minus the one it was computed on).
+    func recordUpdate(examplesApplied: Int, staleness: Int?) {
+        let now = clock
+        if job.mode == .sync, roundTimes.count < roundTimes.capacity { roundTimes.append(now - lastUpdateClock) }
+        lastUpdateClock = now
+        examples += examplesApplied
+        if let s = staleness {
+            windowStaleness = (windowStaleness.sum + s, windowStaleness.count + 1, max(windowStaleness.max, s))
+            totalStaleness = (totalStaleness.sum + s, totalStaleness.count + 1, max(totalStaleness.max, s))
+        }
+    }
+
+    /// Records a gradient dropped unapplied (backup workers: it came after the first N - b).
+    func recordDropped() {
+        dropped += 1
+        windowDropped += 1
+    }
+
+    /// SSP: records that a worker was released `lead` clocks ahead of the slowest worker.
+    func recordLead(_ lead: Int) {
+        windowLead = max(windowLead, lead)
+        leadMax = max(leadMax, lead)
+    }
+
+    // MARK: Evaluation
+
+    /// The evaluation interval in updates.
+    var every: Int { job.resolvedEvalEvery }
+
+    /// Evaluates `params` (version `version`) every `every` updates, or now if `force`: writes a
+    /// metrics point and prints progress off the training clock. Returns why the run must stop
+    /// (target reached, or divergence: a non-finite loss, or one above max(1e6 x the initial
+    /// loss, 1e6), see `divergenceThreshold`), or nil.
+    func evaluate(version: Int, params: UnsafeBufferPointer<Float>, force: Bool) -> (RunStatus, String?)? {
+        guard version != lastEvaluatedVersion, force || version % every == 0 else { return nil }
+        lastEvaluatedVersion = version
+        let time = clock
+        let started = monotonicSeconds()
+        defer { evaluationSeconds += monotonicSeconds() - started }
+        let loss = model.loss(parameters: params, data: trainData)
+        lastLoss = loss
+        if let testData {
+            lastTrainAccuracy = model.accuracy(parameters: params, data: trainData)
+            lastTestLoss = model.loss(parameters: params, data: testData)
+            lastTestAccuracy = model.accuracy(parameters: params, data: testData)
+        }
+        var point = MetricsPoint(step: version, time: time, examples: examples,
+                                 epoch: Double(examples) / Double(max(job.examplesPerEpoch, 1)), loss: loss)
+        point.trainAccuracy = lastTrainAccuracy
+        point.testLoss = lastTestLoss
+        point.testAccuracy = lastTestAccuracy
+        if job.mode.appliesGradientsAlone {
+            point.stalenessMean = windowStaleness.count > 0 ? Double(windowStaleness.sum) / Double(windowStaleness.count) : 0
+            point.stalenessMax = windowStaleness.max
+            windowStaleness = (0, 0, 0)
+        }
+        if job.mode == .ssp {
+            point.leadMax = windowLead
+            windowLead = 0
+        }
+        if job.backupWorkers > 0 {
+            point.dropped = windowDropped
+            windowDropped = 0
+        }
+        do { try runDirectory.appendMetrics(point.jsonLine) } catch { log.error("cannot write metrics.jsonl: \(error)") }
+        printProgress(point, version: version, force: force)
+        if !loss.isFinite {
+            return (.failed, "training diverged: the training loss is \(loss) at step \(version) (try a smaller --lr)")
+        }
+        if let initial = initialLoss {
+            if loss > Self.divergenceThreshold(initialLoss: initial) {
+                let g = { (x: Double) in String(format: "%.6g", x) }
+                return (.failed, "training diverged: the training loss grew from \(g(initial)) to \(g(loss)) by step \(version) (try a smaller --lr)")
+            }
+        } else {
+            initialLoss = loss
+        }
+        if let target = job.targetLoss, loss <= target, timeToTarget == nil {
+            timeToTarget = time
+            return (.completed, nil)
+        }
+        return nil
+    }
+
+    /// Whether `version` has been evaluated.
+    func hasEvaluated(_ version: Int) -> Bool { lastEvaluatedVersion == version }
+
+    /// The divergence rule: an evaluated training loss above `divergenceFactor` x max(initial
+    /// loss, 1), i.e. above max(1e6 x the loss at step 0, 1e6), means training diverged. Real
+    /// training never multiplies its loss by a million, while a learning rate above 2/lambda_max
+    /// does so geometrically (on a quadratic the loss grows by (1 - lr lambda_max)^2 per step), so
+    /// the run stops cleanly with finite numbers, long before float32 overflows to inf and NaN.
+    static let divergenceFactor = 1e6
+
+    /// The loss above which `evaluate` declares divergence (see `divergenceFactor`).
+    static func divergenceThreshold(initialLoss: Double) -> Double {
+        divergenceFactor * max(initialLoss, 1)
+    }
+
+    // MARK: Progress
+
+    /// One progress line (at most ten a second unless `force`): step (of the total when a limit
+    /// is known), epoch, loss, examples/s over the last few seconds, elapsed training time, ETA.
+    private func printProgress(_ p: MetricsPoint, version: Int, force: Bool) {
+        let now = monotonicSeconds()
+        guard force || now - lastProgressPrint >= 0.1 else { return }
+        lastProgressPrint = now
+        rateSamples.append((p.time, p.examples, version))
+        // The window: the oldest sample no more than 3 s of training older than this one.
+        let start = rateSamples.firstIndex { p.time - $0.clock <= 3 } ?? rateSamples.count - 1
+        if start > 32 { rateSamples.removeFirst(start - 1) }
+        let first = rateSamples[min(start, rateSamples.count - 1)]
+        let span = p.time - first.clock
+        let rate = span > 0 ? Double(p.examples - first.examples) / span : (p.time > 0 ? Double(p.examples) / p.time : 0)
+        let updateRate = span > 0 ? Double(version - first.version) / span : (p.time > 0 ? Double(version) / p.time : 0)
+        let total = job.steps.map { "/\($0)" } ?? ""
+        var line = "step \(p.step)\(total)  epoch \(String(format: "%.2f", p.epoch))  loss \(String(format: "%.6f", p.loss))  \(Int(rate)) examples/s"
+        if let a = p.testAccuracy { line += "  test acc \(String(format: "%.4f", a))" }
+        if let m = p.stalenessMean, let x = p.stalenessMax { line += "  staleness \(String(format: "%.2f", m)) (max \(x))" }
+        line += "  elapsed \(duration(p.time))"
+        if let eta = eta(version: version, examples: p.examples, updateRate: updateRate, exampleRate: rate) {
+            line += "  ETA \(duration(eta))"
+        }
+        log.out(line)
+    }
+
+    /// Seconds left until `--steps` or `--epochs` at the current rates, whichever comes first.
+    private func eta(version: Int, examples: Int, updateRate: Double, exampleRate: Double) -> Double? {
+        var left: [Double] = []
+        if let s = job.steps, updateRate > 0 { left.append(Double(max(0, s - version)) / updateRate) }
+        if let e = job.epochs, exampleRate > 0 {
+            left.append(max(0, e * Double(job.examplesPerEpoch) - Double(examples)) / exampleRate)
+        }
+        return left.min()
+    }
+
+    private func duration(_ s: Double) -> String {
+        s < 60 ? String(format: "%.1fs", s) : s < 3600 ? String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60)
+            : String(format: "%dh%02dm", Int(s) / 3600, Int(s) % 3600 / 60)
+    }
+
+    // MARK: Summary
+
+    /// The summary of a run that ended with `status` after `version` updates.
+    func summary(status: RunStatus, error: String?, version: Int, rejected: Int, members: Membership,
+                 bytesMoved: Int, onlineLambdaMax: Double?) -> RunSummary {
+        let training = clock
+        let wall = trainingStarted ? monotonicSeconds() - trainingStart : 0
+        let setupEnd = trainingStarted ? trainingStart : monotonicSeconds()
+        var s = RunSummary(
+            mode: job.mode, workers: job.workers, status: status,
+            finalLoss: lastLoss.isFinite ? lastLoss : nil, steps: version, examples: examples,
+            epochs: Double(examples) / Double(max(job.examplesPerEpoch, 1)), wallSeconds: wall,
+            examplesPerSecond: training > 0 ? Double(examples) / training : 0, targetLoss: job.targetLoss,
+            timeToTarget: timeToTarget, error: error, rejectedMessages: rejected)
+        s.setupSeconds = setupEnd - created
+        s.trainingSeconds = training
+        s.evaluationSeconds = evaluationSeconds
+        s.model = job.model.rawValue
+        s.dataset = job.dataset.name
+        s.learningRate = Double(job.learningRate)
+        s.effectiveLearningRate = Double(job.effectiveLearningRate)
+        s.lrScaling = job.lrScaling.rawValue
+        s.batch = job.batch
+        s.seed = job.seed
+        s.momentum = Double(job.momentum)
+        s.workerMinibatches = members.minibatches
+        s.bytesMoved = bytesMoved
+        if testData != nil {
+            s.finalTestLoss = lastTestLoss.flatMap { $0.isFinite ? $0 : nil }
+            s.finalTestAccuracy = lastTestAccuracy
+            s.finalTrainAccuracy = lastTrainAccuracy
+        }
+        if job.mode == .sync, !roundTimes.isEmpty {
+            // The first rounds include connection warm-up; skip up to 5 of them.
+            let sorted = roundTimes.dropFirst(min(5, roundTimes.count - 1)).sorted()
+            s.roundMsMedian = sorted[sorted.count / 2] * 1e3
+            s.roundMsP90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)] * 1e3
+        }
+        s.onlineLambdaMax = onlineLambdaMax
+        if job.mode.appliesGradientsAlone {
+            s.stalenessMean = totalStaleness.count > 0 ? Double(totalStaleness.sum) / Double(totalStaleness.count) : 0
+            s.stalenessMax = totalStaleness.max
+            if job.lrStaleness != .none { s.lrStaleness = job.lrStaleness.rawValue }
+            if job.delay > 0 { s.delay = job.delay }
+        }
+        if job.mode == .ssp {
+            s.staleness = job.staleness
+            s.sspLeadMax = leadMax
+        }
+        if job.backupWorkers > 0 {
+            s.backupWorkers = job.backupWorkers
+            s.droppedGradients = dropped
+        }
+        return s
+    }
+}
