@@ -6,7 +6,7 @@ import XCTest
 /// Sync SGD with N = 2, 3, 4 workers equals, bit for bit, an in-process replay that averages the
 /// N minibatch gradients in worker-id order (`SyncReplay`: shards from the documented permutation,
 /// the documented float32 sum, scale and step), while the arrival order is adversarial: worker 0
-/// is a `ScriptedWorker` that sends its gradient only ~80 ms after it got the parameters, so the
+/// is a `ScriptedWorker` that sends its gradient only 100 ms after it got the parameters, so the
 /// real `dsgd worker` processes 1 ... N-1 (which answer within a millisecond or two) are always
 /// in first and a coordinator that summed in arrival order would add g_0 last. The delay can only
 /// make that order more certain; a correct coordinator gives the same bits whatever the order.
@@ -70,7 +70,7 @@ final class SyncExactnessTests: ClusterTestCase {
                 epoch: epoch, worker: 0, workers: n, train: replay.train, seed: seed)), "worker 0's SHARD", file: file, line: line)
             let g = try scripted.computeGradient(file: file, line: line)
             XCTAssertEqual(g.batch, replay.minibatch(worker: 0, step: t), file: file, line: line)
-            Thread.sleep(forTimeInterval: 0.08)  // the real workers' gradients are in before this one
+            Thread.sleep(forTimeInterval: 0.1)  // the real workers' gradients are in before this one
             try scripted.send(g)
         }
         XCTAssertEqual(try scripted.next(file: file, line: line), .stop("training completed"), file: file, line: line)
