@@ -85,6 +85,7 @@ final class BadInputTests: ClusterTestCase {
         let peer = try RawPeer(connect: endpoint)
         try peer.send([MessageHeader(type: .hello, workerID: 0).bytes])
         XCTAssertEqual(try peer.receive().type, .welcome)
+        try peer.send([MessageHeader(type: .ready, workerID: 0, count: 569).bytes])
         let request = try peer.receive()
         XCTAssertEqual(request.type, .stats)
         XCTAssertEqual(request.count, 569, "one worker is asked about every training example")
@@ -130,6 +131,7 @@ final class BadInputTests: ClusterTestCase {
         }
         try peer.send([MessageHeader(type: .hello, workerID: 0).bytes])
         XCTAssertEqual(try peer.receive().type, .welcome)
+        try peer.send([MessageHeader(type: .ready, workerID: 0, count: 64).bytes])
         XCTAssertEqual(try peer.receive().type, .shard, "the shard comes before the first CURVATURE request")
         let first = try peer.receive()
         XCTAssertEqual(first.type, .curvature)

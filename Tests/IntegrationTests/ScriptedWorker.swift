@@ -106,7 +106,7 @@ final class ScriptedWorker {
         peer = try RawPeer(connect: endpoint, routingID: "w\(id)")
     }
 
-    /// Sends HELLO and waits for WELCOME; builds the job's model and data set.
+    /// Sends HELLO and waits for WELCOME; builds the job's model and data set and says READY.
     func register(file: StaticString = #filePath, line: UInt = #line) throws {
         try peer.send([MessageHeader(type: .hello, workerID: UInt32(id)).bytes])
         let h = try peer.receive(timeout: 30, file: file, line: line)
@@ -114,6 +114,7 @@ final class ScriptedWorker {
         job = try JobConfig.fromJSON(Data(peer.reply[1].bytes))
         model = job.makeModel()
         data = try job.dataset.materialize()
+        try peer.send([MessageHeader(type: .ready, workerID: UInt32(id), count: UInt32(data.examples)).bytes])
     }
 
     /// Reads messages until a whole parameter vector (all its PARAMS parts) or STOP has arrived,

@@ -33,6 +33,13 @@ extension Coordinator {
                 log.info("worker \(h.workerID) registered (\(members.registeredCount)/\(job.workers))")
             }
             try send(.welcome, to: Int(h.workerID), payload: Array(welcome))
+        case .ready:
+            let k = try members.registeredWorker(h, routingID: rid)
+            guard !members.ready[k] else { throw ProtocolError.unexpectedType(.ready) }
+            guard Int(h.count) == data.examples else {
+                throw ProtocolError.wrongExampleCount(worker: h.workerID, got: h.count, expected: data.examples)
+            }
+            members.ready[k] = true
         case .gradient:
             try handleGradient(h, from: try members.registeredWorker(h, routingID: rid))
         case .stats:

@@ -144,17 +144,22 @@ public final class Coordinator {
 
     // MARK: Registration
 
+    /// Waits until every worker has registered (HELLO) and built its data set (READY), for at
+    /// most `--register-timeout` seconds.
     func register() throws {
         let deadline = monotonicSeconds() + job.registerTimeout
-        while finished == nil && !members.allRegistered {
+        while finished == nil && !members.notReady.isEmpty {
             if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while waiting for workers") }
             if monotonicSeconds() > deadline {
                 let missing = members.missing
-                throw CoordinatorError("only \(job.workers - missing.count) of \(job.workers) workers registered within \(job.registerTimeout) s (missing: \(missing.map(String.init).joined(separator: ", ")))")
+                if !missing.isEmpty {
+                    throw CoordinatorError("only \(job.workers - missing.count) of \(job.workers) workers registered within \(job.registerTimeout) s (missing: \(missing.map(String.init).joined(separator: ", ")))")
+                }
+                throw CoordinatorError("worker(s) \(members.notReady.map(String.init).joined(separator: ", ")) registered but did not build the data set within \(job.registerTimeout) s")
             }
             if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
         }
-        if finished == nil { log.info("all \(job.workers) workers registered") }
+        if finished == nil { log.info("all \(job.workers) workers registered and ready") }
     }
 
     /// Serves messages until `missing()` (the workers whose answer is still due) is empty, the run

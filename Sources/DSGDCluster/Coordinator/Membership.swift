@@ -20,6 +20,8 @@ final class Membership {
     /// Minibatches the worker has computed in the whole run (applied or dropped).
     var minibatches: [Int]
     var byeReceived: [Bool]
+    /// READY received: the worker has built its data set.
+    var ready: [Bool]
 
     init(count: Int) {
         self.count = count
@@ -31,12 +33,15 @@ final class Membership {
         shardEpoch = Array(repeating: 0, count: count)
         minibatches = Array(repeating: 0, count: count)
         byeReceived = Array(repeating: false, count: count)
+        ready = Array(repeating: false, count: count)
     }
 
     /// Workers that have not registered yet.
     var missing: [Int] { routingIDs.indices.filter { routingIDs[$0] == nil } }
     var registeredCount: Int { count - missing.count }
     var allRegistered: Bool { routingIDs.allSatisfy { $0 != nil } }
+    /// Registered workers that have not said READY yet.
+    var notReady: [Int] { (0..<count).filter { !ready[$0] } }
     func isRegistered(_ k: Int) -> Bool { routingIDs[k] != nil }
 
     /// Registers worker `k` from the connection `routingID`; true the first time. Throws when the

@@ -1,10 +1,10 @@
-/// dsgd's wire protocol, version 1 (see docs/PROTOCOL.md).
+/// dsgd's wire protocol, version 2 (see docs/PROTOCOL.md).
 ///
 /// Every message is a 32-byte little-endian header frame, followed by one payload frame for the
 /// types that carry one. On the coordinator's ROUTER socket a routing-id frame comes first.
 public enum Wire {
     /// The protocol version this build speaks.
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     /// The four bytes every header starts with: ASCII "DSGD".
     public static let magic: UInt32 = 0x4447_5344  // "DSGD" read little-endian
     /// Size of the header frame in bytes.
@@ -13,7 +13,7 @@ public enum Wire {
     public static let lastPartFlag: UInt16 = 1
 }
 
-/// The message types of protocol version 1.
+/// The message types of protocol version 2 (version 2 added READY).
 public enum MessageType: UInt8, CaseIterable, Sendable {
     /// worker -> coordinator: "I am worker `workerID`". No payload.
     case hello = 1
@@ -50,11 +50,15 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     /// (`count` = P, `step` = the presentation asked about, `value` = 0).
     /// Only when the job's `online_curvature` > 0, after the first SHARD and before the first PARAMS.
     case curvature = 11
+    /// worker -> coordinator, in answer to WELCOME once the worker has built its data set: "I am
+    /// ready to train" (`count` = the rows it materialised, M). No payload. The coordinator starts
+    /// training (and its training clock) only when every worker is ready.
+    case ready = 12
 
     /// Whether a message of this type has a payload frame after the header.
     public var hasPayload: Bool {
         switch self {
-        case .hello, .bye: return false
+        case .hello, .bye, .ready: return false
         default: return true
         }
     }
@@ -65,7 +69,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 4 | magic "DSGD" |
-/// | 4 | 1 | protocol version (1) |
+/// | 4 | 1 | protocol version (2) |
 /// | 5 | 1 | message type |
 /// | 6 | 2 | flags (0) |
 /// | 8 | 4 | worker id (u32) |
@@ -168,6 +172,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case noOutstandingParams(worker: UInt32, step: UInt64)
     case wrongStatsCount(worker: UInt32, got: Double, expected: Int)
     case unexpectedPresentation(worker: UInt32, got: UInt64, expected: UInt64)
+    case wrongExampleCount(worker: UInt32, got: UInt32, expected: Int)
 
     public var description: String {
         switch self {
@@ -195,6 +200,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) sent statistics of \(got) examples, but was asked about \(expected)"
         case .unexpectedPresentation(let w, let got, let expected):
             return "worker \(w) sent a difference quotient for presentation \(got) but was asked about presentation \(expected)"
+        case .wrongExampleCount(let w, let got, let expected):
+            return "worker \(w) built \(got) examples, but the job's data set has \(expected) (a different dsgd build or data?)"
         }
     }
 }

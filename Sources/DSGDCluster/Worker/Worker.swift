@@ -126,6 +126,7 @@ public final class Worker {
         assembled.initialize(repeating: 0)
         parameters = assembled
         shard.reserveCapacity(j.shardSize)
+        try sendBare(.ready, count: UInt32(data!.examples))
     }
 
     func handleShard(_ h: MessageHeader) throws {
@@ -257,8 +258,9 @@ public final class Worker {
         }
     }
 
-    func sendBare(_ type: MessageType) throws {
-        MessageHeader(type: type, workerID: UInt32(options.id)).encode(into: header)
+    /// Sends a message without payload (HELLO, READY, BYE).
+    func sendBare(_ type: MessageType, count: UInt32 = 0) throws {
+        MessageHeader(type: type, workerID: UInt32(options.id), count: count).encode(into: header)
         try socket.send(bytes: UnsafeRawBufferPointer(header), more: false)
     }
 }
