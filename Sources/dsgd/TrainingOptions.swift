@@ -31,7 +31,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Number of worker processes.")
     var workers: Int = 4
 
-    @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives; ssp: async, but no worker runs more than --staleness gradients ahead of the slowest.")
+    @Option(help: "sync: average one gradient per worker per step; async: apply each gradient as it arrives; ssp: async, but no worker runs more than --staleness gradients ahead of the slowest; local: local SGD, --sync-every steps per worker between averages; easgd: elastic averaging SGD (--rho, --sync-every).")
     var mode: TrainingMode = .sync
 
     @Option(parsing: .unconditional, help: "--mode ssp: how many gradients a worker may run ahead of the slowest (0: lockstep).")
@@ -43,8 +43,14 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "--mode async: send every worker the parameters of this many versions ago, so one worker's gradients have staleness exactly this (an experiment).")
     var delay: Int = 0
 
-    @Option(help: "--mode async or ssp: none (the same rate whatever the staleness) or inverse (lr / staleness).")
+    @Option(help: "--mode async, ssp or easgd: none (the same rate whatever the staleness) or inverse (lr / staleness).")
     var lrStaleness: StalenessRate = .none
+
+    @Option(parsing: .unconditional, help: "--mode local and easgd: local SGD steps each worker takes between two exchanges with the coordinator (H).")
+    var syncEvery: Int = 1
+
+    @Option(parsing: .unconditional, help: "--mode easgd: the elastic coefficient; a worker moves lr x rho of the way to the centre per exchange.")
+    var rho: Float = JobConfig().rho
 
     @Option(help: "Model: linear (quadratic loss), logistic, softmax, mlp, deep-linear-111 (Y = w1 w2 X), or noop (communication benchmark).")
     var model: ModelKind = .logistic
@@ -137,6 +143,8 @@ struct TrainingOptions: ParsableArguments {
         j.backupWorkers = backupWorkers
         j.delay = delay
         j.lrStaleness = lrStaleness
+        j.syncEvery = syncEvery
+        j.rho = rho
         j.momentum = momentum
         j.nesterov = nesterov
         j.batch = batch

@@ -287,6 +287,8 @@ extension JobConfig {
         if mode == .ssp { options.append("staleness bound \(staleness)") }
         if delay > 0 { options.append("delay \(delay)") }
         if lrStaleness != .none { options.append("lr / staleness") }
+        if mode.takesLocalSteps { options.append("\(syncEvery) local steps per exchange") }
+        if mode == .easgd { options.append("rho \(rho)") }
         return "\(mode.rawValue) SGD" + (options.isEmpty ? "" : " (\(options.joined(separator: ", ")))")
     }
 }

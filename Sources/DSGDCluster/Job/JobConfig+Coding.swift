@@ -8,7 +8,7 @@ extension JobConfig {
         case targetLoss, seed, evalEvery, workerTimeout, registerTimeout, gradientChunk, holdout, hidden, normalize
         case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
         case initialization = "init"
-        case lrScaling, staleness, backupWorkers, delay, lrStaleness
+        case lrScaling, staleness, backupWorkers, delay, lrStaleness, syncEvery, rho
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -46,11 +46,13 @@ extension JobConfig {
         try c.encode(backupWorkers, forKey: .backupWorkers)
         try c.encode(delay, forKey: .delay)
         try c.encode(lrStaleness, forKey: .lrStaleness)
+        try c.encode(syncEvery, forKey: .syncEvery)
+        try c.encode(rho, forKey: .rho)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
     /// `online_curvature` settings, `init`, `lr_scaling` and the policy options (`staleness`,
-    /// `backup_workers`, `delay`, `lr_staleness`) take their defaults when absent
+    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`) take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -87,6 +89,8 @@ extension JobConfig {
         backupWorkers = try c.decodeIfPresent(Int.self, forKey: .backupWorkers) ?? 0
         delay = try c.decodeIfPresent(Int.self, forKey: .delay) ?? 0
         lrStaleness = try c.decodeIfPresent(StalenessRate.self, forKey: .lrStaleness) ?? .none
+        syncEvery = try c.decodeIfPresent(Int.self, forKey: .syncEvery) ?? 1
+        rho = try c.decodeIfPresent(Float.self, forKey: .rho) ?? 0.5
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

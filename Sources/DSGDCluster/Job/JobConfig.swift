@@ -12,10 +12,23 @@ public enum TrainingMode: String, Codable, CaseIterable, Sendable {
     /// Stale synchronous parallel (Ho et al. 2013): as async, but a worker more than
     /// `--staleness s` clocks (gradients applied) ahead of the slowest waits (`SSPPolicy`).
     case ssp
+    /// Local SGD with periodic model averaging (Stich 2018): every worker takes `--sync-every H`
+    /// local SGD steps from the parameters it was sent and returns the sum of the H gradients;
+    /// the coordinator averages those sums as a sync step (`LocalSGDPolicy`), which is the mean of
+    /// the workers' local models. H = 1 is sync SGD, bit for bit.
+    case local
+    /// Asynchronous elastic averaging SGD (Zhang, Choromanska and LeCun 2015): every worker keeps
+    /// its own parameters x_i; per exchange it moves `e = alpha (x_i - center)` (alpha = lr rho)
+    /// towards the centre it was sent, takes `--sync-every H` local SGD steps, and returns e,
+    /// which the coordinator adds to the centre (`EASGDPolicy`). rho = 0 leaves the centre as it is.
+    case easgd
 
     /// Whether each update applies one worker's gradient on its own (async and ssp), so that
     /// staleness is recorded.
-    public var appliesGradientsAlone: Bool { self != .sync }
+    public var appliesGradientsAlone: Bool { self == .async || self == .ssp || self == .easgd }
+
+    /// Whether workers take several local steps per exchange (`--sync-every`).
+    public var takesLocalSteps: Bool { self == .local || self == .easgd }
 }
 
 /// `--lr-staleness`: how an async or ssp update's rate depends on the gradient's staleness tau.
@@ -111,6 +124,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var delay: Int = 0
     /// `async`, `ssp`: the rate of a gradient of staleness tau (`--lr-staleness`).
     public var lrStaleness: StalenessRate = .none
+    /// `local`, `easgd`: local SGD steps a worker takes per exchange with the coordinator (H).
+    public var syncEvery: Int = 1
+    /// `easgd`: the elastic coefficient rho; a worker moves alpha = lr rho of the way to the centre.
+    public var rho: Float = 0.5
     /// How `learningRate` scales with the examples an update applies (`--lr-scaling`).
     public var lrScaling: LearningRateScaling = .none
     /// Where the initial parameters come from (`--init`; JSON `init`); read by the coordinator only.
@@ -151,16 +168,19 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// The rate each update applies: `learningRate` scaled by `lrScaling` for this mode's
     /// examples per update (see `LearningRateScaling`).
     public var effectiveLearningRate: Float {
-        learningRate * lrScaling.factor(examplesPerUpdate: examplesPerStep, globalBatch: workers * batch)
+        learningRate * lrScaling.factor(examplesPerUpdate: examplesPerRateStep, globalBatch: workers * batch)
     }
 
-    /// The optimizer this job's coordinator applies (at `effectiveLearningRate`).
-    public var optimizer: SGD { SGD(learningRate: effectiveLearningRate, momentum: momentum, nesterov: nesterov) }
+    /// The optimizer this job's coordinator applies (at `effectiveLearningRate`). For `easgd` the
+    /// coordinator adds each worker's elastic difference to the centre: `w - (-1) e`, exactly `w + e`.
+    public var optimizer: SGD {
+        mode == .easgd ? SGD(learningRate: -1) : SGD(learningRate: effectiveLearningRate, momentum: momentum, nesterov: nesterov)
+    }
 
     /// One line for the user when the same `--lr` means a different per-example rate in this mode
     /// than in sync mode (async with several workers and `--lr-scaling none`), or nil.
     public var learningRateNote: String? {
-        guard mode.appliesGradientsAlone, workers > 1 else { return nil }
+        guard mode == .async || mode == .ssp, workers > 1 else { return nil }
         let g = { (x: Float) in String(format: "%g", x) }
         switch lrScaling {
         case .none:
@@ -203,11 +223,29 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// Examples in each worker's shard (of the training examples).
     public var shardSize: Int { trainExamples / max(workers, 1) }
     /// Minibatches in each worker's shard.
-    public var batchesPerShard: Int { shardSize / max(batch, 1) }
+    public var batchesPerShard: Int { shardSize / max(examplesPerGradient, 1) }
     /// Examples whose gradients one model update applies.
-    public var examplesPerStep: Int { mode == .sync ? (workers - backupWorkers) * batch : batch }
+    public var examplesPerStep: Int {
+        switch mode {
+        case .sync: return (workers - backupWorkers) * batch
+        case .local: return workers * examplesPerGradient
+        case .async, .ssp, .easgd: return examplesPerGradient
+        }
+    }
+    /// Examples behind one message a worker sends: one minibatch, or H of them in local and easgd.
+    public var examplesPerGradient: Int { batch * (mode.takesLocalSteps ? max(syncEvery, 1) : 1) }
+    /// Examples one step of the learning rate stands for, for `--lr-scaling`: a sync step's
+    /// (N - b) B, a local SGD average's N B (the local steps' sum is averaged like one sync
+    /// step), one minibatch B for async, ssp and easgd's local steps.
+    public var examplesPerRateStep: Int {
+        switch mode {
+        case .sync: return (workers - backupWorkers) * batch
+        case .local: return workers * batch
+        case .async, .ssp, .easgd: return batch
+        }
+    }
     /// Examples applied in one epoch (all shards, the last partial batch of each dropped).
-    public var examplesPerEpoch: Int { workers * batchesPerShard * batch }
+    public var examplesPerEpoch: Int { workers * batchesPerShard * examplesPerGradient }
 
     /// Number of GRADIENT parts for `parameterCount` parameters.
     public func gradientParts(parameterCount: Int) -> Int {
@@ -265,9 +303,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if model == .softmax || model == .mlp, let k = dataset.classCount, k < 2 {
             p.append("--model \(model.rawValue) needs at least 2 classes (got --classes \(k))")
         }
-        if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && holdout.isFinite && holdout >= 0 && holdout < 1 && batch > shardSize {
+        if workers >= 1 && batch >= 1 && dataset.problems().isEmpty && holdout.isFinite && holdout >= 0 && holdout < 1 && examplesPerGradient > shardSize {
             let what = testExamples > 0 ? "\(trainExamples) training examples" : "\(dataset.totalExamples) examples"
-            p.append("--batch \(batch) is larger than a worker's shard (\(what) / \(workers) workers = \(shardSize))")
+            let ask = examplesPerGradient == batch ? "--batch \(batch) is" : "--batch \(batch) x --sync-every \(syncEvery) is"
+            p.append("\(ask) larger than a worker's shard (\(what) / \(workers) workers = \(shardSize))")
         }
         // Last: the model can only be built once everything above holds.
         if staleness < 0 { p.append("--staleness must be 0 or more (got \(staleness))") }
@@ -277,8 +316,15 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if backupWorkers > 0, mode != .sync { p.append("--backup-workers applies to --mode sync only (got \(mode.rawValue))") }
         if delay < 0 { p.append("--delay must be 0 or more (got \(delay))") }
         if delay > 0, mode != .async { p.append("--delay applies to --mode async only (got \(mode.rawValue))") }
+        if syncEvery < 1 { p.append("--sync-every must be at least 1 (got \(syncEvery))") }
+        if syncEvery > 1, !mode.takesLocalSteps { p.append("--sync-every applies to --mode local and easgd only (got \(mode.rawValue))") }
+        if mode == .easgd, momentum != 0 { p.append("--mode easgd takes no --momentum (its workers take plain SGD steps; got \(momentum))") }
+        if !(rho.isFinite && rho >= 0) { p.append("--rho must be 0 or more (got \(rho))") }
+        if mode == .easgd, rho.isFinite, learningRate.isFinite, !(effectiveLearningRate * rho <= 1) {
+            p.append("--mode easgd needs lr x rho <= 1, or the elastic step overshoots the centre (got \(effectiveLearningRate) x \(rho))")
+        }
         if lrStaleness != .none, !mode.appliesGradientsAlone {
-            p.append("--lr-staleness applies to --mode async and ssp only (got \(mode.rawValue))")
+            p.append("--lr-staleness applies to --mode async, ssp and easgd only (got \(mode.rawValue))")
         }
         if p.isEmpty, let problem = initialization.problem(parameterCount: makeModel().parameterCount) { p.append(problem) }
         return p

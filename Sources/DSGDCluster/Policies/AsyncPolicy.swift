@@ -13,7 +13,7 @@ final class AsyncPolicy: UpdatePolicy {
     private var one = [0]
 
     init(job: JobConfig) {
-        examplesPerUpdate = job.batch
+        examplesPerUpdate = job.examplesPerStep
         delay = job.delay
         inverseStaleness = job.lrStaleness == .inverse
     }

@@ -17,7 +17,7 @@ final class SyncPolicy: UpdatePolicy {
 
     init(job: JobConfig) {
         workers = job.workers
-        examplesPerUpdate = job.workers * job.batch
+        examplesPerUpdate = job.examplesPerStep
         order = Array(0..<job.workers)
     }
 

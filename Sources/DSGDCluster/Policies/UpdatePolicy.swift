@@ -22,6 +22,8 @@ extension JobConfig {
         case .sync: return backupWorkers > 0 ? BackupPolicy(job: self) : SyncPolicy(job: self)
         case .async: return AsyncPolicy(job: self)
         case .ssp: return SSPPolicy(job: self)
+        case .local: return LocalSGDPolicy(job: self)
+        case .easgd: return EASGDPolicy(job: self)
         }
     }
 }

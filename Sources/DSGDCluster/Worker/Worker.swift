@@ -48,7 +48,12 @@ public final class Worker {
     var parametersFilled = 0
     var parametersStep: UInt64 = 0
     /// Minibatches computed.
-    public private(set) var steps = 0
+    public internal(set) var steps = 0
+    /// `--mode local` and `easgd`: the worker's own parameters and a gradient buffer (P each), and
+    /// whether `easgd` has started its own parameters from a centre yet.
+    var localParameters: UnsafeMutableBufferPointer<Float>?
+    var scratch: UnsafeMutableBufferPointer<Float>?
+    var localStarted = false
 
     public init(options: Options) throws {
         self.options = options
@@ -62,6 +67,8 @@ public final class Worker {
     deinit {
         header.deallocate()
         parameters?.deallocate()
+        localParameters?.deallocate()
+        scratch?.deallocate()
     }
 
     /// Runs until STOP (returns 0), a signal (130/143) or an error (throws).
@@ -125,6 +132,12 @@ public final class Worker {
         let assembled = UnsafeMutableBufferPointer<Float>.allocate(capacity: m.parameterCount)
         assembled.initialize(repeating: 0)
         parameters = assembled
+        if j.mode.takesLocalSteps {
+            localParameters = .allocate(capacity: m.parameterCount)
+            localParameters!.initialize(repeating: 0)
+            scratch = .allocate(capacity: m.parameterCount)
+            scratch!.initialize(repeating: 0)
+        }
         shard.reserveCapacity(j.shardSize)
         try sendBare(.ready, count: UInt32(data!.examples))
     }
@@ -229,21 +242,22 @@ public final class Worker {
         if last { try computeGradient(parameters: UnsafeBufferPointer(parameters), step: h.step, job: job, model: model) }
     }
 
-    /// Computes the gradient of the next minibatch at `parameters` and sends it in parts straight
-    /// from a zero-copy buffer, so the coordinator can average the first parts while the later
-    /// ones are still on the wire.
+    /// Computes the answer to `parameters` (the gradient of the next minibatch; with `--mode local`
+    /// the sum of H local steps' gradients, with `easgd` the elastic difference, see
+    /// Worker+LocalSteps.swift) and sends it in parts straight from a zero-copy buffer, so the
+    /// coordinator can average the first parts while the later ones are still on the wire.
     func computeGradient(parameters params: UnsafeBufferPointer<Float>, step: UInt64, job: JobConfig, model: any Model) throws {
         guard let data, let gradients else { throw WorkerError("PARAMS before WELCOME") }
         let p = model.parameterCount
-        guard cursor + job.batch <= shard.count else { throw WorkerError("PARAMS but the shard is used up (no new SHARD came)") }
+        guard cursor + job.examplesPerGradient <= shard.count else { throw WorkerError("PARAMS but the shard is used up (no new SHARD came)") }
         let buffer = gradients.acquire()
-        let loss = shard.withUnsafeBufferPointer { s in
-            model.lossAndGradient(parameters: params, data: data,
-                                  batch: UnsafeBufferPointer(rebasing: s[cursor ..< cursor + job.batch]),
-                                  gradient: UnsafeMutableBufferPointer(rebasing: buffer.floats[0..<p]))
+        let out = UnsafeMutableBufferPointer(rebasing: buffer.floats[0..<p])
+        let loss: Double
+        switch job.mode {
+        case .local: loss = localSteps(from: params, job: job, model: model, data: data, into: out)
+        case .easgd: loss = elasticSteps(centre: params, job: job, model: model, data: data, into: out)
+        case .sync, .async, .ssp: loss = minibatchGradient(at: params, job: job, model: model, data: data, into: out)
         }
-        cursor += job.batch
-        steps += 1
         var lo = 0
         while lo < p {
             let hi = min(p, lo + job.gradientChunk)
