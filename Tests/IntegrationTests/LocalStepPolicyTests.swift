@@ -104,6 +104,7 @@ final class LocalStepPolicyTests: ClusterTestCase {
             (["run", "--mode", "easgd", "--rho", "-1"], "--rho must be 0 or more"),
             (["run", "--mode", "easgd", "--lr", "0.5", "--rho", "3"], "--mode easgd needs lr x rho <= 1"),
             (["run", "--mode", "easgd", "--momentum", "0.9"], "--mode easgd takes no --momentum"),
+            (["run", "--mode", "local", "--lr", "auto", "--online-curvature", "5"], "--lr auto with --online-curvature sets the rate after the workers have the job"),
             (["run", "--mode", "local", "--sync-every", "100", "--examples", "1000"], "--batch 32 x --sync-every 100 is larger than a worker's shard"),
         ] {
             let r = try run(args + ["--out", path("bad")], timeout: 20)

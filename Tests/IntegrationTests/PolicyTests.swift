@@ -200,7 +200,7 @@ final class PolicyTests: ClusterTestCase {
             (["run", "--backup-workers", "4", "--workers", "4"], "--backup-workers must be in [0, workers - 1]"),
             (["run", "--mode", "async", "--backup-workers", "1"], "--backup-workers applies to --mode sync only"),
             (["run", "--delay", "2"], "--delay applies to --mode async only"),
-            (["run", "--lr-staleness", "inverse"], "--lr-staleness applies to --mode async and ssp only"),
+            (["run", "--lr-staleness", "inverse"], "--lr-staleness applies to --mode async, ssp and easgd only"),
             (["run", "--mode", "ssp", "--staleness", "-1"], "--staleness must be 0 or more"),
         ] {
             let r = try run(args + ["--out", path("bad")], timeout: 20)

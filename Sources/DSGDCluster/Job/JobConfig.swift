@@ -318,6 +318,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if delay > 0, mode != .async { p.append("--delay applies to --mode async only (got \(mode.rawValue))") }
         if syncEvery < 1 { p.append("--sync-every must be at least 1 (got \(syncEvery))") }
         if syncEvery > 1, !mode.takesLocalSteps { p.append("--sync-every applies to --mode local and easgd only (got \(mode.rawValue))") }
+        if mode.takesLocalSteps, lrAuto, onlineCurvature > 0 {
+            p.append("--lr auto with --online-curvature sets the rate after the workers have the job, but --mode \(mode.rawValue) workers step with it: give --lr a number, or use --lr auto without --online-curvature")
+        }
         if mode == .easgd, momentum != 0 { p.append("--mode easgd takes no --momentum (its workers take plain SGD steps; got \(momentum))") }
         if !(rho.isFinite && rho >= 0) { p.append("--rho must be 0 or more (got \(rho))") }
         if mode == .easgd, rho.isFinite, learningRate.isFinite, !(effectiveLearningRate * rho <= 1) {
