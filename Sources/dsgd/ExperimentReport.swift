@@ -108,3 +108,28 @@ enum ExperimentFormat {
     /// A CSV cell: the shortest decimal of `x`, or empty for nil.
     static func csv(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
 }
+
+/// One experiment's findings as its report directory holds them: the table, results.csv,
+/// results.json, the plot and report.md.
+protocol ExperimentFindings {
+    associatedtype Results: Encodable
+    var results: Results { get }
+    var table: MarkdownTable { get }
+    var csv: String { get }
+    var plot: PointPlot { get }
+    var markdown: String { get }
+    /// The plot's file name in the report directory (report.md links to it).
+    static var plotFile: String { get }
+}
+
+extension ExperimentFindings {
+    /// Writes report.md, results.csv, results.json and the plot, and prints the table on
+    /// standard output.
+    func write(to report: ExperimentReport) throws {
+        try report.write(markdown, to: "report.md")
+        try report.write(csv, to: "results.csv")
+        try report.writeJSON(results)
+        try report.write(plot.svg(), to: Self.plotFile)
+        writeAll(Array(table.markdown().utf8), to: 1)
+    }
+}

@@ -112,7 +112,8 @@ struct RedundancyResults: Codable {
 }
 
 /// The report of `dsgd experiment redundancy`: the table, results.csv, the plot and report.md.
-struct RedundancyReport {
+struct RedundancyReport: ExperimentFindings {
+    static let plotFile = "redundancy.svg"
     let results: RedundancyResults
 
     /// "4,700 (3,600 to 5,900)", or "not reached" when some seed missed the target.
@@ -238,15 +239,5 @@ struct RedundancyReport {
         ]
         if lines.last != "" { lines.append("") }
         return lines.joined(separator: "\n")
-    }
-
-    /// Writes report.md, results.csv, results.json and redundancy.svg, and prints the table on
-    /// standard output.
-    func write(to report: ExperimentReport) throws {
-        try report.write(markdown, to: "report.md")
-        try report.write(csv, to: "results.csv")
-        try report.writeJSON(results)
-        try report.write(plot.svg(), to: "redundancy.svg")
-        writeAll(Array(table.markdown().utf8), to: 1)
     }
 }

@@ -62,7 +62,8 @@ struct StalenessResults: Codable {
 }
 
 /// The report of `dsgd experiment staleness`: the table, results.csv, the plot and report.md.
-struct StalenessReport {
+struct StalenessReport: ExperimentFindings {
+    static let plotFile = "staleness.svg"
     let results: StalenessResults
 
     /// Whether the 0.95x / 1.05x checks ran.
@@ -212,15 +213,5 @@ struct StalenessReport {
         ]
         if lines.last != "" { lines.append("") }
         return lines.joined(separator: "\n")
-    }
-
-    /// Writes report.md, results.csv, results.json and staleness.svg, and prints the table on
-    /// standard output.
-    func write(to report: ExperimentReport) throws {
-        try report.write(markdown, to: "report.md")
-        try report.write(csv, to: "results.csv")
-        try report.writeJSON(results)
-        try report.write(plot.svg(), to: "staleness.svg")
-        writeAll(Array(table.markdown().utf8), to: 1)
     }
 }
