@@ -207,12 +207,14 @@ public final class Coordinator {
     }
 
     /// For a policy: sums part `j` of the gradients of `workers[0..<count]` in that order into the
-    /// pending update and releases those parts; false (and the run fails) on NaN or infinity.
-    func aggregate(part j: Int, workers: [Int], count: Int, from who: String) -> Bool {
+    /// pending update and releases those parts; false (and the run fails, naming the worker of a
+    /// lone gradient) on NaN or infinity. Allocates nothing unless it fails.
+    func aggregate(part j: Int, workers: [Int], count: Int) -> Bool {
         for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
         let ok = store.apply(part: j, gradients: count)
         for i in 0..<count { inbox.clear(workers[i], part: j) }
         if !ok {
+            let who = count == 1 ? "worker \(workers[0])" : "the workers"
             finish(.failed, "training diverged: a non-finite gradient (NaN or infinity) from \(who) at step \(store.version) (try a smaller --lr)")
         }
         return ok

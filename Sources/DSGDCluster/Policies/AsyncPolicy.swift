@@ -36,7 +36,7 @@ final class AsyncPolicy: UpdatePolicy {
         c.store.rateScale = inverseStaleness && staleness > 1 ? 1 / Float(staleness) : 1
         one[0] = k
         for j in 0..<c.store.parts {
-            guard c.aggregate(part: j, workers: one, count: 1, from: "worker \(k)") else { return false }
+            guard c.aggregate(part: j, workers: one, count: 1) else { return false }
         }
         c.inbox.reset(k)
         c.completeUpdate(examplesApplied: examplesPerUpdate, staleness: staleness)

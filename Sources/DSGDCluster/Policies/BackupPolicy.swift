@@ -40,7 +40,7 @@ final class BackupPolicy: UpdatePolicy {
         arrived.removeAll(keepingCapacity: true)
         c.store.beginUpdate()
         for j in 0..<c.store.parts {
-            guard c.aggregate(part: j, workers: chosen, count: needed, from: "the workers") else { return }
+            guard c.aggregate(part: j, workers: chosen, count: needed) else { return }
         }
         for w in chosen { c.inbox.reset(w) }
         c.completeUpdate(examplesApplied: examplesPerUpdate, staleness: nil)
