@@ -224,14 +224,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var shardSize: Int { trainExamples / max(workers, 1) }
     /// Minibatches in each worker's shard.
     public var batchesPerShard: Int { shardSize / max(examplesPerGradient, 1) }
-    /// Examples whose gradients one model update applies.
-    public var examplesPerStep: Int {
-        switch mode {
-        case .sync: return (workers - backupWorkers) * batch
-        case .local: return workers * examplesPerGradient
-        case .async, .ssp, .easgd: return examplesPerGradient
-        }
-    }
+    /// Examples whose gradients one model update applies: `examplesPerRateStep`, times H in local
+    /// and easgd, whose messages stand for H minibatches each.
+    public var examplesPerStep: Int { examplesPerRateStep * (mode.takesLocalSteps ? max(syncEvery, 1) : 1) }
     /// Examples behind one message a worker sends: one minibatch, or H of them in local and easgd.
     public var examplesPerGradient: Int { batch * (mode.takesLocalSteps ? max(syncEvery, 1) : 1) }
     /// Examples one step of the learning rate stands for, for `--lr-scaling`: a sync step's

@@ -6,7 +6,7 @@ import Foundation
 /// The SVG has one `<g class="panel">` per x quantity, each with one `<path class="series">` per
 /// run (in run order; `d` is empty when the run has no point to show), and one
 /// `<g class="legend">` with a `<text>` per run.
-public struct LossPlot {
+public struct LossPlot: SVGWriting {
     /// What a panel's x axis measures.
     public enum XQuantity: String, CaseIterable, Sendable {
         case time, examples, epochs
@@ -105,14 +105,7 @@ public struct LossPlot {
             body.append(panel(q, left: left, width: panelWidth, top: plotTop, yAxis: yAxis, yTitle: i == 0))
         }
         let height = plotTop + Self.plotHeight + 62
-        return """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(height))" viewBox="0 0 \(Int(w)) \(Int(height))" font-family="\(Self.font)">
-            <rect width="100%" height="100%" fill="#ffffff"/>
-            \(body.joined(separator: "\n"))
-            </svg>
-
-            """
+        return svgDocument(width: w, height: height, body: body)
     }
 
     /// The legend, centred, wrapped into rows; returns its SVG and its bottom edge.
@@ -215,16 +208,4 @@ public struct LossPlot {
         }
     }
 
-    func text(_ s: String, x: Double, y: Double, size: Double?, anchor: String, extra: String = "") -> String {
-        let sizeAttribute = size.map { " font-size=\"\(Int($0))\"" } ?? ""
-        let extraAttribute = extra.isEmpty ? "" : " " + extra
-        return "<text x=\"\(f(x))\" y=\"\(f(y))\"\(sizeAttribute) text-anchor=\"\(anchor)\"\(extraAttribute)>\(escape(s))</text>"
-    }
-
-    func f(_ x: Double) -> String { String(format: "%.1f", x) }
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }

@@ -8,7 +8,7 @@ import Foundation
 /// for a series with a line, and one `<circle>` per point (and a `<path class="range">` of its
 /// bars) for a series with markers, and one `<g class="legend">` with a `<text>` per series. Axes
 /// come from `PlotAxis` (linear or log).
-public struct PointPlot: Sendable {
+public struct PointPlot: Sendable, SVGWriting {
     /// How a series is drawn.
     public enum Style: Sendable {
         case line, markers, lineAndMarkers
@@ -161,14 +161,7 @@ public struct PointPlot: Sendable {
         }
 
         let height = y1 + 66
-        return """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(height))" viewBox="0 0 \(Int(w)) \(Int(height))" font-family="\(LossPlot.font)">
-            <rect width="100%" height="100%" fill="#ffffff"/>
-            \(body.joined(separator: "\n"))
-            </svg>
-
-            """
+        return svgDocument(width: w, height: height, body: body)
     }
 
     /// The legend, centred and wrapped into rows, a line or a marker before each name; returns its
@@ -209,16 +202,4 @@ public struct PointPlot: Sendable {
         return (out.joined(separator: "\n"), top + Double(rows.count) * 24)
     }
 
-    func text(_ s: String, x: Double, y: Double, size: Double?, anchor: String, extra: String = "") -> String {
-        let sizeAttribute = size.map { " font-size=\"\(Int($0))\"" } ?? ""
-        let extraAttribute = extra.isEmpty ? "" : " " + extra
-        return "<text x=\"\(f(x))\" y=\"\(f(y))\"\(sizeAttribute) text-anchor=\"\(anchor)\"\(extraAttribute)>\(escape(s))</text>"
-    }
-
-    func f(_ x: Double) -> String { String(format: "%.1f", x) }
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }
