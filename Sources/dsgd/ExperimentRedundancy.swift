@@ -15,7 +15,7 @@ extension DSGD {
             abstract: "Examples to a target loss against data replication k, full-batch GD against minibatch SGD.",
             discussion: """
                 For every seed and k, runs `dsgd run --model linear --data D ... --replicate k --workers 1 \
-                --target-loss T --eval-every 1` twice: with --batch k x N (full-batch gradient descent) \
+                --target-loss T --eval-every 1 --evaluation inline` twice: with --batch k x N (full-batch gradient descent) \
                 and with --batch B (SGD). Replicated data have the same loss at every parameter, so the \
                 optimum E*, lambda_max and the target T = E* + gap x (E(w0) - E*) are those of the base \
                 set; rates are multiples of 1/lambda_max. Examples to the target are summary.json's \
@@ -88,6 +88,7 @@ extension DSGD {
             j.steps = maxSteps
             j.targetLoss = target
             j.evalEvery = 1
+            j.evaluation = .inline
             return j
         }
 
@@ -126,9 +127,9 @@ extension DSGD {
                         let reached = r.summary.status == .completed && r.summary.timeToTarget != nil
                         outcomes.append(RedundancyResults.Outcome(
                             seed: p.seed, run: "runs/" + runName, learningRate: Double(Float(rate)), reached: reached,
-                            steps: r.summary.steps, examples: r.summary.examples, timeToTarget: r.summary.timeToTarget,
+                            steps: r.summary.stepsToTarget ?? r.summary.steps, examples: r.summary.examplesToTarget ?? r.summary.examples, timeToTarget: r.summary.timeToTarget,
                             finalLoss: r.summary.finalLoss))
-                        experimentProgress(name, "k \(k) \(method == "gd" ? "GD " : "SGD") seed \(p.seed): \(reached ? "target after \(r.summary.steps) updates, \(r.summary.examples) examples" : "target NOT reached (\(r.summary.status.rawValue), \(r.summary.steps) updates)") [run \(runs.count), \(String(format: "%.0f", runs.elapsed)) s]")
+                        experimentProgress(name, "k \(k) \(method == "gd" ? "GD " : "SGD") seed \(p.seed): \(reached ? "target after \(r.summary.stepsToTarget ?? r.summary.steps) updates, \(r.summary.examplesToTarget ?? r.summary.examples) examples" : "target NOT reached (\(r.summary.status.rawValue), \(r.summary.steps) updates)") [run \(runs.count), \(String(format: "%.0f", runs.elapsed)) s]")
                     }
                     methods.append(RedundancyResults.Method(batch: batch ?? examples * k, outcomes: outcomes))
                 }
@@ -138,7 +139,7 @@ extension DSGD {
             func g(_ x: Double) -> String { String(format: "%g", x) }
             let setFlags = "--model linear --data \(data) --examples \(examples)" + (data == "lecun-2d" ? "" : " --features \(features)")
                 + (data == "quadratic" ? " --condition \(g(condition))" : "") + " --seed $SEED --replicate $K --workers 1"
-            let tail = "--target-loss $TARGET --steps \(maxSteps) --eval-every 1"
+            let tail = "--target-loss $TARGET --steps \(maxSteps) --eval-every 1 --evaluation inline"
             let results = RedundancyResults(
                 command: ExperimentReport.invocation,
                 resolvedCommand: "dsgd experiment redundancy --ks \(ks.map(String.init).joined(separator: " ")) --seeds \(seedCount) --data \(data) --examples \(examples) --features \(features) --condition \(g(condition)) --sgd-batch \(sgdBatch) --gd-lr \(g(gdLr)) --sgd-lr \(g(sgdLr)) --gap \(g(gap)) --max-steps \(maxSteps) --out \(report.directory)",

@@ -85,6 +85,7 @@ extension DSGD {
             j.epochs = nil
             j.steps = steps
             j.evalEvery = max(1, steps / 30)
+            j.evaluation = .inline
             j.delay = tau
             j.lrStaleness = inverse ? .inverse : .none
             j.learningRate = eta
@@ -150,7 +151,7 @@ extension DSGD {
             let results = StalenessResults(
                 command: ExperimentReport.invocation,
                 resolvedCommand: "dsgd experiment staleness --taus \(taus.map(String.init).joined(separator: " ")) --steps \(steps) --precision \(precision) \(checks ? "--checks" : "--no-checks") --examples \(examples) --seed \(seed) --out \(report.directory)",
-                runCommand: "dsgd run --model linear --data lecun-2d --examples \(examples) --seed \(seed) --workers 1 --batch \(examples) --mode async --delay TAU [--lr-staleness inverse] --lr ETA --steps \(steps) --eval-every \(template.evalEvery)",
+                runCommand: "dsgd run --model linear --data lecun-2d --examples \(examples) --seed \(seed) --workers 1 --batch \(examples) --mode async --delay TAU [--lr-staleness inverse] --lr ETA --steps \(steps) --eval-every \(template.evalEvery) --evaluation inline",
                 lambdaMax: lambdaMax, lambdaMethod: curvature.method.rawValue, examples: examples, seed: seed, steps: steps, evalEvery: template.evalEvery,
                 precision: precision, runs: runs.count, seconds: runs.elapsed, rows: rows)
             try StalenessReport(results: results).write(to: report)

@@ -6,6 +6,7 @@ extension TrainingMode: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
 extension StalenessRate: ExpressibleByArgument {}
+extension EvaluationPlacement: ExpressibleByArgument {}
 
 /// `--lr`: a number, or `auto` (eta_opt = 1/lambda_max, estimated before launch).
 enum LearningRateChoice: Equatable, ExpressibleByArgument, CustomStringConvertible {
@@ -93,6 +94,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Evaluate the training loss every this many updates (0: about four times an epoch).")
     var evalEvery: Int = 0
 
+    @Option(parsing: .unconditional, help: "Where the coordinator evaluates: background (a snapshot, on a thread of its own; training goes on) or inline (training pauses; a run stops at exactly the version that reached --target-loss).")
+    var evaluation: EvaluationPlacement = .background
+
+    @Flag(help: "sync: estimate the gradient noise scale B_simple from each step's per-worker and averaged gradients (metrics noise_scale, summary noise_scale).")
+    var noiseScale = false
+
     @Option(parsing: .unconditional, help: "Fail the run if a worker leaves parameters unanswered (no GRADIENT, STATS or CURVATURE answer) for this many seconds.")
     var workerTimeout: Double = 60
 
@@ -153,6 +160,8 @@ struct TrainingOptions: ParsableArguments {
         j.targetLoss = targetLoss
         j.seed = seed
         j.evalEvery = evalEvery
+        j.evaluation = evaluation
+        j.noiseScale = noiseScale
         j.workerTimeout = workerTimeout
         j.registerTimeout = registerTimeout
         j.gradientChunk = gradientChunk

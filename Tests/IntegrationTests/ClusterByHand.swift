@@ -13,9 +13,12 @@ struct MetricsRow: Decodable, Equatable {
     var trainAccuracy: Double?
     var testLoss: Double?
     var testAccuracy: Double?
+    var time: Double?
+    var noiseScale: Double?
 
     enum CodingKeys: String, CodingKey {
-        case step, examples, epoch, loss
+        case step, examples, epoch, loss, time
+        case noiseScale = "noise_scale"
         case stalenessMean = "staleness_mean", stalenessMax = "staleness_max"
         case trainAccuracy = "train_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy"
     }

@@ -20,13 +20,14 @@ final class EvaluationTests: ClusterTestCase {
     }
 
     /// Runs `dsgd run` with `workers` workers of `mode` and checks metrics.jsonl against the replay.
-    func checkEvaluations(mode: TrainingMode, workers n: Int, every k: Int, steps: Int,
+    func checkEvaluations(mode: TrainingMode, workers n: Int, every k: Int, steps: Int, evaluation: EvaluationPlacement = .background,
                           file: StaticString = #filePath, line: UInt = #line) throws {
         let examples = 80, features = 6, batch = 8, seed: UInt64 = 2, lr: Float = 0.5
-        let out = path("eval-\(mode)-\(k)")
+        let out = path("eval-\(mode)-\(k)-\(evaluation)")
         let r = try run(["run", "--workers", "\(n)", "--mode", mode.rawValue, "--model", "logistic", "--examples", "\(examples)",
                          "--features", "\(features)", "--batch", "\(batch)", "--lr", "\(lr)", "--steps", "\(steps)",
-                         "--seed", "\(seed)", "--eval-every", "\(k)", "--bind", "tcp://127.0.0.1:0", "--quiet", "--out", out],
+                         "--seed", "\(seed)", "--eval-every", "\(k)", "--evaluation", evaluation.rawValue,
+                         "--bind", "tcp://127.0.0.1:0", "--quiet", "--out", out],
                         file: file, line: line)
         XCTAssertEqual(r.code, 0, r.stderr, file: file, line: line)
         let rows = try metrics(out)
@@ -57,9 +58,53 @@ final class EvaluationTests: ClusterTestCase {
         XCTAssertEqual(try summary(out).finalLoss, rows.last?.loss, "the final loss is the last point's", file: file, line: line)
     }
 
-    /// Two sync workers, k = 3, 20 steps: points at 0, 3, ..., 18 and the final 20.
+    /// Two sync workers, k = 3, 20 steps: points at 0, 3, ..., 18 and the final 20, evaluated
+    /// from snapshots on the evaluation thread (the default) and in the coordinator's loop.
     func testSyncEvaluatesEveryKStepsAndTheLastWithTheTrainingLossOfThoseParameters() throws {
         try checkEvaluations(mode: .sync, workers: 2, every: 3, steps: 20)
+        try checkEvaluations(mode: .sync, workers: 2, every: 3, steps: 20, evaluation: .inline)
+    }
+
+    /// `--target-loss`: the target is set between the replayed losses of steps s - 1 and s, with
+    /// an evaluation at every step. Both placements record the version s that reached it
+    /// (`steps_to_target`, `examples_to_target`) and its point's training time
+    /// (`time_to_target`); inline stops at exactly s, background at s or a few updates later
+    /// (the evaluation thread's result comes back while training goes on).
+    func testBothPlacementsRecordTheVersionThatReachedTheTarget() throws {
+        let examples = 80, features = 6, batch = 8, seed: UInt64 = 2, lr: Float = 0.5, n = 2
+        let data = try DatasetSpec(name: "synthetic-logistic", examples: examples, features: features, seed: seed).materialize()
+        let replay = SyncReplay(model: LogisticRegression(dimension: features), data: data, workers: n, batch: batch,
+                                seed: seed, learningRate: lr)
+        let all = Array(0..<examples)
+        let losses = replay.run(steps: 60).map { LogisticReference.loss($0, data: data, rows: all) }
+        // The first step whose loss falls below the midpoint of steps 11 and 12's losses.
+        let target = (losses[11] + losses[12]) / 2
+        let s = try XCTUnwrap(losses.firstIndex { $0 <= target })
+        XCTAssertTrue(s >= 12 && s < 50, "the target is reached at step \(s)")
+        XCTAssertGreaterThan(target - losses[s], 1e-4, "the target is not within float32 rounding of step \(s)'s loss")
+        XCTAssertGreaterThan(losses[s - 1] - target, 1e-4, "nor of step \(s - 1)'s")
+        for placement in EvaluationPlacement.allCases {
+            let out = path("target-\(placement)")
+            let r = try run(["run", "--workers", "\(n)", "--model", "logistic", "--examples", "\(examples)", "--features", "\(features)",
+                             "--batch", "\(batch)", "--lr", "\(lr)", "--steps", "200", "--seed", "\(seed)", "--eval-every", "1",
+                             "--target-loss", "\(target)", "--evaluation", placement.rawValue, "--quiet", "--out", out])
+            XCTAssertEqual(r.code, 0, r.stderr)
+            let sum = try summary(out)
+            XCTAssertEqual(sum.status, .completed, "\(placement)")
+            XCTAssertEqual(sum.evaluation, placement.rawValue)
+            XCTAssertEqual(sum.stepsToTarget, s, "\(placement): steps_to_target")
+            XCTAssertEqual(sum.examplesToTarget, s * n * batch, "\(placement): examples_to_target")
+            let rows = try metrics(out)
+            let reaching = try XCTUnwrap(rows.first { ($0.loss ?? .infinity) <= target }, "\(placement): a point at the target")
+            XCTAssertEqual(reaching.step, s)
+            XCTAssertEqual(sum.timeToTarget, reaching.time, "\(placement): time_to_target is that point's time")
+            if placement == .inline {
+                XCTAssertEqual(sum.steps, s, "inline stops at the version that reached the target")
+            } else {
+                XCTAssertGreaterThanOrEqual(sum.steps, s)
+                XCTAssertEqual(rows.map(\.step), Array(0...sum.steps), "background: every version evaluated, in order")
+            }
+        }
     }
 
     /// One async worker, k = 4, 20 steps: points at 0, 4, ..., 20 (the last step is a multiple,

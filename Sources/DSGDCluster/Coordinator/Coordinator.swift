@@ -193,6 +193,7 @@ public final class Coordinator {
         while finished == nil {
             if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s)") }
             if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
+            collectEvaluations(wait: false)
             if let k = members.overdue(now: monotonicSeconds(), timeout: job.workerTimeout) {
                 finish(.failed, "worker \(k) sent no gradient for \(job.workerTimeout) s (is it still running?)")
             }
@@ -220,13 +221,24 @@ public final class Coordinator {
         return ok
     }
 
+    /// For a policy (`--noise-scale`): adds part `j` of the gradients of `workers[0..<count]` to
+    /// the noise-scale estimate of this step (before `aggregate` releases them).
+    func measureNoise(_ noise: NoiseScaleMeter, part j: Int, workers: [Int], count: Int) {
+        for i in 0..<count { noise.setGradient(i, inbox.pointer(workers[i], part: j)) }
+        noise.add(n: store.partRange(j).count)
+    }
+
     /// For a policy: makes the pending update current, records it (`staleness` for an update of
     /// one gradient), evaluates when due, and ends the run at a limit, the target or divergence.
+    /// At a limit, the last point's result is waited for, so that a diverged last point fails
+    /// the run as it would inline.
     func completeUpdate(examplesApplied: Int, staleness: Int?) {
         let limitReached = reachesLimit(examplesApplied: examplesApplied)
         store.commit()
+        recorder.noise?.finishStep()
         recorder.recordUpdate(examplesApplied: examplesApplied, staleness: staleness)
         evaluate(force: limitReached)
+        collectEvaluations(wait: limitReached)
         if finished == nil, limitReached { finish(.completed) }
     }
 
@@ -238,6 +250,12 @@ public final class Coordinator {
         }
     }
 
+    /// Writes the metrics points whose background evaluation is done (with `wait`, all of them),
+    /// and stops the run if one of them says so.
+    func collectEvaluations(wait: Bool) {
+        if let (status, error) = recorder.collect(wait: wait) { finish(status, error) }
+    }
+
     // MARK: The end
 
     func wrapUp() -> RunSummary {
@@ -246,6 +264,7 @@ public final class Coordinator {
         if recorder.trainingStarted && !recorder.hasEvaluated(store.version) && status != .failed { evaluate(force: true) }
         stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue),
                     wait: status == .interrupted ? 0.5 : 3)
+        recorder.finishEvaluation()
         let summary = recorder.summary(status: status, error: error, version: store.version, rejected: rejected,
                                        members: members, bytesMoved: bytesMoved, onlineLambdaMax: onlineLambdaMax)
         do {

@@ -6,8 +6,10 @@ import Foundation
 ///
 /// Clocks: `setup` runs from the coordinator's start to the start of training (registration,
 /// data, normalization, curvature); the *training clock* runs from there and stops while the
-/// coordinator evaluates, so `time` in metrics.jsonl, `time_to_target`, round times and
-/// `examples_per_second` count training alone. `wall_seconds` is training plus evaluation.
+/// coordinator's loop is held up by evaluation (inline: the whole evaluation; background: the
+/// snapshot copy, and waits for a result when every snapshot buffer is busy or the run ends), so
+/// `time` in metrics.jsonl, `time_to_target`, round times and `examples_per_second` count
+/// training alone. `wall_seconds` is training plus those pauses.
 final class Recorder {
     let job: JobConfig
     let model: any Model
@@ -42,6 +44,16 @@ final class Recorder {
     /// The training loss at step 0, the reference of the divergence rule.
     private var initialLoss: Double?
     private(set) var timeToTarget: Double?
+    /// The version and examples of the first point at or below the target.
+    private(set) var reachedTarget: (step: Int, examples: Int)?
+    /// `--evaluation background`: the evaluation thread, and the points it is evaluating (a ring
+    /// of its depth: the point as of the snapshot, and whether its progress line is forced).
+    private var evaluator: BackgroundEvaluator?
+    private var waiting: [(point: MetricsPoint, forced: Bool)] = []
+    private var waitingHead = 0
+    private var waitingCount = 0
+    /// `--noise-scale`: the gradient noise scale estimator (sync only).
+    let noise: NoiseScaleMeter?
     private var lastProgressPrint = -1.0
     /// (training clock, examples) at recent progress lines, for the windowed rate.
     private var rateSamples: [(clock: Double, examples: Int, version: Int)] = []
@@ -53,6 +65,7 @@ final class Recorder {
         self.log = log
         self.trainData = trainData
         self.testData = testData
+        noise = job.noiseScale ? NoiseScaleMeter(workers: job.workers, batch: job.batch) : nil
         roundTimes.reserveCapacity(min(job.steps ?? 100_000, 100_000))
         rateSamples.reserveCapacity(64)
     }
@@ -62,8 +75,14 @@ final class Recorder {
     /// Seconds of training so far: since training started, less the time spent evaluating.
     var clock: Double { trainingStarted ? monotonicSeconds() - trainingStart - evaluationSeconds : 0 }
 
-    /// Starts the training clock (set-up ends here).
+    /// Starts the training clock (set-up ends here) and, with `--evaluation background`, the
+    /// evaluation thread (on the data as normalized by now).
     func startTraining() {
+        if job.evaluation == .background {
+            let e = BackgroundEvaluator(model: job.makeModel(), parameterCount: model.parameterCount, train: trainData, test: testData)
+            waiting = Array(repeating: (MetricsPoint(step: 0, time: 0, examples: 0, epoch: 0, loss: .nan), false), count: e.depth)
+            evaluator = e
+        }
         trainingStart = monotonicSeconds()
         lastUpdateClock = 0
     }
@@ -100,28 +119,72 @@ final class Recorder {
     /// The evaluation interval in updates.
     var every: Int { job.resolvedEvalEvery }
 
-    /// Evaluates `params` (version `version`) every `every` updates, or now if `force`: writes a
-    /// metrics point and prints progress off the training clock. Returns why the run must stop
-    /// (target reached, or divergence: a non-finite loss, or one above max(1e6 x the initial
-    /// loss, 1e6), see `divergenceThreshold`), or nil.
+    /// Evaluates `params` (version `version`) every `every` updates, or now if `force`.
+    ///
+    /// `--evaluation inline`: computes the point now with the training clock stopped, writes it
+    /// and prints progress. `background`: copies the parameters into a snapshot for the evaluation
+    /// thread (waiting, off the clock, for the oldest result first when every snapshot buffer is
+    /// busy) and returns at once; `collect` writes the point later. The point's `time`,
+    /// `examples`, `epoch` and window statistics are those of the moment of the snapshot.
+    ///
+    /// Returns why the run must stop (from this point inline, or from an earlier point taken back
+    /// while waiting), or nil. See `record` for the reasons.
     func evaluate(version: Int, params: UnsafeBufferPointer<Float>, force: Bool) -> (RunStatus, String?)? {
         guard version != lastEvaluatedVersion, force || version % every == 0 else { return nil }
         lastEvaluatedVersion = version
-        let time = clock
+        let point = newPoint(version: version)
         let started = monotonicSeconds()
         defer { evaluationSeconds += monotonicSeconds() - started }
-        let loss = model.loss(parameters: params, data: trainData)
-        lastLoss = loss
-        if let testData {
-            lastTrainAccuracy = model.accuracy(parameters: params, data: trainData)
-            lastTestLoss = model.loss(parameters: params, data: testData)
-            lastTestAccuracy = model.accuracy(parameters: params, data: testData)
+        guard let evaluator else {
+            let result = EvaluationResult(model: model, params: params, train: trainData, test: testData)
+            return record(point, result, force: force)
         }
-        var point = MetricsPoint(step: version, time: time, examples: examples,
-                                 epoch: Double(examples) / Double(max(job.examplesPerEpoch, 1)), loss: loss)
-        point.trainAccuracy = lastTrainAccuracy
-        point.testLoss = lastTestLoss
-        point.testAccuracy = lastTestAccuracy
+        var stop: (RunStatus, String?)?
+        while !evaluator.hasFreeBuffer {
+            if let recorded = takeResult(from: evaluator, wait: true), stop == nil, let s = recorded { stop = s }
+        }
+        evaluator.submit(params)
+        waiting[(waitingHead + waitingCount) % waiting.count] = (point, force)
+        waitingCount += 1
+        return stop
+    }
+
+    /// `--evaluation background`: writes the points whose results are back (with `wait`, every
+    /// point submitted, waiting off the training clock). Returns the first reason to stop among
+    /// them, or nil.
+    func collect(wait: Bool) -> (RunStatus, String?)? {
+        guard let evaluator, waitingCount > 0 else { return nil }
+        let started = wait ? monotonicSeconds() : 0
+        defer { if wait { evaluationSeconds += monotonicSeconds() - started } }
+        var stop: (RunStatus, String?)?
+        while let recorded = takeResult(from: evaluator, wait: wait) {
+            if stop == nil, let s = recorded { stop = s }
+        }
+        return stop
+    }
+
+    /// Writes every outstanding point and stops the evaluation thread (the end of a run).
+    func finishEvaluation() {
+        _ = collect(wait: true)
+        evaluator?.stop()
+        evaluator = nil
+    }
+
+    /// Takes the oldest result back from `evaluator` and records its point: `.some(reason)` when a
+    /// point was recorded (`reason` nil if the run may go on), nil when none was ready.
+    private func takeResult(from evaluator: BackgroundEvaluator, wait: Bool) -> (RunStatus, String?)?? {
+        guard waitingCount > 0, let result = evaluator.next(wait: wait) else { return nil }
+        let (point, forced) = waiting[waitingHead]
+        waitingHead = (waitingHead + 1) % waiting.count
+        waitingCount -= 1
+        return .some(record(point, result, force: forced))
+    }
+
+    /// A metrics point for `version` as of now, without its loss: training clock, examples,
+    /// epoch, and the window statistics since the previous point (which start anew).
+    private func newPoint(version: Int) -> MetricsPoint {
+        var point = MetricsPoint(step: version, time: clock, examples: examples,
+                                 epoch: Double(examples) / Double(max(job.examplesPerEpoch, 1)), loss: .nan)
         if job.mode.appliesGradientsAlone {
             point.stalenessMean = windowStaleness.count > 0 ? Double(windowStaleness.sum) / Double(windowStaleness.count) : 0
             point.stalenessMax = windowStaleness.max
@@ -135,8 +198,29 @@ final class Recorder {
             point.dropped = windowDropped
             windowDropped = 0
         }
+        if let noise { point.noiseScale = noise.takeWindow() }
+        return point
+    }
+
+    /// Completes `point` with `result`, writes it to metrics.jsonl and prints progress. Returns
+    /// why the run must stop (target reached, or divergence: a non-finite loss, or one above
+    /// max(1e6 x the initial loss, 1e6), see `divergenceThreshold`), or nil.
+    private func record(_ partial: MetricsPoint, _ result: EvaluationResult, force: Bool) -> (RunStatus, String?)? {
+        var point = partial
+        let loss = result.loss
+        point.loss = loss
+        lastLoss = loss
+        if testData != nil {
+            lastTrainAccuracy = result.trainAccuracy
+            lastTestLoss = result.testLoss
+            lastTestAccuracy = result.testAccuracy
+        }
+        point.trainAccuracy = lastTrainAccuracy
+        point.testLoss = lastTestLoss
+        point.testAccuracy = lastTestAccuracy
         do { try runDirectory.appendMetrics(point.jsonLine) } catch { log.error("cannot write metrics.jsonl: \(error)") }
-        printProgress(point, version: version, force: force)
+        printProgress(point, version: point.step, force: force)
+        let version = point.step
         if !loss.isFinite {
             return (.failed, "training diverged: the training loss is \(loss) at step \(version) (try a smaller --lr)")
         }
@@ -149,13 +233,14 @@ final class Recorder {
             initialLoss = loss
         }
         if let target = job.targetLoss, loss <= target, timeToTarget == nil {
-            timeToTarget = time
+            timeToTarget = point.time
+            reachedTarget = (version, point.examples)
             return (.completed, nil)
         }
         return nil
     }
 
-    /// Whether `version` has been evaluated.
+    /// Whether `version` has been evaluated (or submitted for evaluation).
     func hasEvaluated(_ version: Int) -> Bool { lastEvaluatedVersion == version }
 
     /// The divergence rule: an evaluated training loss above `divergenceFactor` x max(initial
@@ -226,6 +311,10 @@ final class Recorder {
             epochs: Double(examples) / Double(max(job.examplesPerEpoch, 1)), wallSeconds: wall,
             examplesPerSecond: training > 0 ? Double(examples) / training : 0, targetLoss: job.targetLoss,
             timeToTarget: timeToTarget, error: error, rejectedMessages: rejected)
+        s.stepsToTarget = reachedTarget?.step
+        s.examplesToTarget = reachedTarget?.examples
+        s.evaluation = job.evaluation.rawValue
+        s.noiseScale = noise?.total
         s.setupSeconds = setupEnd - created
         s.trainingSeconds = training
         s.evaluationSeconds = evaluationSeconds

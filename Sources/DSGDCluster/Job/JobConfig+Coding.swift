@@ -9,6 +9,7 @@ extension JobConfig {
         case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
         case initialization = "init"
         case lrScaling, staleness, backupWorkers, delay, lrStaleness, syncEvery, rho
+        case evaluation, noiseScale
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -48,11 +49,13 @@ extension JobConfig {
         try c.encode(lrStaleness, forKey: .lrStaleness)
         try c.encode(syncEvery, forKey: .syncEvery)
         try c.encode(rho, forKey: .rho)
+        try c.encode(evaluation, forKey: .evaluation)
+        try c.encode(noiseScale, forKey: .noiseScale)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
     /// `online_curvature` settings, `init`, `lr_scaling` and the policy options (`staleness`,
-    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`) take their defaults when absent
+    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation` and `noise_scale` take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -91,6 +94,8 @@ extension JobConfig {
         lrStaleness = try c.decodeIfPresent(StalenessRate.self, forKey: .lrStaleness) ?? .none
         syncEvery = try c.decodeIfPresent(Int.self, forKey: .syncEvery) ?? 1
         rho = try c.decodeIfPresent(Float.self, forKey: .rho) ?? 0.5
+        evaluation = try c.decodeIfPresent(EvaluationPlacement.self, forKey: .evaluation) ?? .background
+        noiseScale = try c.decodeIfPresent(Bool.self, forKey: .noiseScale) ?? false
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

@@ -64,6 +64,17 @@ public enum LearningRateScaling: String, Codable, CaseIterable, Sendable {
     }
 }
 
+/// `--evaluation`: where the coordinator computes the loss of its metrics points.
+public enum EvaluationPlacement: String, Codable, CaseIterable, Sendable {
+    /// On a thread of its own, from a snapshot of the parameters: aggregation goes on meanwhile
+    /// (`BackgroundEvaluator`). A run that reaches `--target-loss` stops when that point's result
+    /// is back, a few updates after the version that reached it.
+    case background
+    /// In the coordinator's loop, with training paused: a run stops at exactly the version that
+    /// reached the target.
+    case inline
+}
+
 /// The fully resolved description of a training job: written to `config.json`, sent to every
 /// worker in WELCOME. Every default is filled in, so a config file alone reproduces the run.
 public struct JobConfig: Codable, Equatable, Sendable {
@@ -92,6 +103,11 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var seed: UInt64 = 1
     /// Evaluate the training loss every this many model updates (0: about four times an epoch).
     public var evalEvery: Int = 0
+    /// Where the coordinator evaluates (`--evaluation`; read by the coordinator only).
+    public var evaluation: EvaluationPlacement = .background
+    /// `sync`: estimate the gradient noise scale B_simple from each step's per-worker and averaged
+    /// gradients (`--noise-scale`; read by the coordinator only).
+    public var noiseScale: Bool = false
     /// A worker silent for this long fails the run (seconds).
     public var workerTimeout: Double = 60
     /// How long the coordinator waits for all workers to register (seconds).
@@ -320,6 +336,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if !(rho.isFinite && rho >= 0) { p.append("--rho must be 0 or more (got \(rho))") }
         if mode == .easgd, rho.isFinite, learningRate.isFinite, !(effectiveLearningRate * rho <= 1) {
             p.append("--mode easgd needs lr x rho <= 1, or the elastic step overshoots the centre (got \(effectiveLearningRate) x \(rho))")
+        }
+        if noiseScale, mode != .sync || workers < 2 || backupWorkers > 0 {
+            p.append("--noise-scale needs --mode sync with 2 or more workers and no backup workers: it compares each worker's gradient with their average (got \(mode.rawValue), \(workers) workers)")
         }
         if lrStaleness != .none, !mode.appliesGradientsAlone {
             p.append("--lr-staleness applies to --mode async, ssp and easgd only (got \(mode.rawValue))")

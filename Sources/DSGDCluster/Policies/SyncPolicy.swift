@@ -34,6 +34,7 @@ final class SyncPolicy: UpdatePolicy {
                 pipelined = !c.reachesLimit(examplesApplied: examplesPerUpdate)
                 if pipelined { for w in 0..<workers { try c.sendShardIfUsedUp(w) } }
             }
+            if let noise = c.recorder.noise { c.measureNoise(noise, part: j, workers: order, count: workers) }
             guard c.aggregate(part: j, workers: order, count: workers) else { return }
             if pipelined { try c.broadcastPart(j, of: c.store.pending!, version: c.store.version + 1) }
             partsAggregated = j + 1

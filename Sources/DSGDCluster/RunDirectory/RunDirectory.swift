@@ -24,8 +24,13 @@ public struct RunSummary: Codable, Equatable, Sendable {
     /// Examples applied per second of training.
     public var examplesPerSecond: Double
     public var targetLoss: Double?
-    /// Seconds until the training loss first reached `targetLoss`.
+    /// Seconds until the training loss first reached `targetLoss` (the training clock when the
+    /// parameters that reached it were current).
     public var timeToTarget: Double?
+    /// The version that first reached `targetLoss` and the examples applied by then (with
+    /// `--evaluation background` a run stops a few updates later, so `steps` can be larger).
+    public var stepsToTarget: Int?
+    public var examplesToTarget: Int?
     /// Why the run failed or was interrupted.
     public var error: String?
     /// Messages rejected as malformed or out of protocol.
@@ -72,6 +77,10 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var droppedGradients: Int?
     public var delay: Int?
     public var lrStaleness: String?
+    /// `--evaluation`: `background` or `inline`.
+    public var evaluation: String?
+    /// `--noise-scale`: B_simple over the whole run (sums of both estimates over every step).
+    public var noiseScale: Double?
 }
 
 /// `params.json`: the final parameters.
@@ -208,6 +217,9 @@ public struct MetricsPoint: Sendable {
     public var leadMax: Int?
     /// Backup workers: gradients dropped since the previous point.
     public var dropped: Int?
+    /// `--noise-scale`: B_simple estimated over the steps since the previous point (nil when the
+    /// estimate of |G|^2 is not positive).
+    public var noiseScale: Double?
 
     /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
     public var jsonLine: String {
@@ -219,6 +231,7 @@ public struct MetricsPoint: Sendable {
         if let a = testAccuracy { s += ",\"test_accuracy\":\(json(a))" }
         if let l = leadMax { s += ",\"lead_max\":\(l)" }
         if let d = dropped { s += ",\"dropped\":\(d)" }
+        if let n = noiseScale { s += ",\"noise_scale\":\(json(n))" }
         return s + "}"
     }
 
