@@ -33,7 +33,7 @@ final class NoiseScaleMeterTests: XCTestCase {
             meter.add(n: d - half)
             meter.finishStep()
         }
-        return (meter.takeWindow(), meter.total)
+        return (meter.takeWindow().noiseScale, meter.total)
     }
 
     /// The true gradient G of the test: a fixed pattern.
@@ -51,7 +51,7 @@ final class NoiseScaleMeterTests: XCTestCase {
             XCTAssertEqual(w, t, "one window holds every step")
             XCTAssertEqual(t, exact, accuracy: 0.03 * exact, "N = \(n), B = \(batch): B_simple \(t) against \(exact)")
         }
-        XCTAssertNil(NoiseScaleMeter(workers: 2, batch: 4).takeWindow(), "no steps, no estimate")
+        XCTAssertNil(NoiseScaleMeter(workers: 2, batch: 4).takeWindow().noiseScale, "no steps, no estimate")
     }
 
     func testNoiselessGradientsHaveNoNoiseScale() throws {

@@ -15,10 +15,12 @@ struct MetricsRow: Decodable, Equatable {
     var testAccuracy: Double?
     var time: Double?
     var noiseScale: Double?
+    var noiseGradientSquare: Double?
+    var noiseTrace: Double?
 
     enum CodingKeys: String, CodingKey {
         case step, examples, epoch, loss, time
-        case noiseScale = "noise_scale"
+        case noiseScale = "noise_scale", noiseGradientSquare = "noise_gradient_square", noiseTrace = "noise_trace"
         case stalenessMean = "staleness_mean", stalenessMax = "staleness_max"
         case trainAccuracy = "train_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy"
     }

@@ -9,8 +9,9 @@ import XCTest
 /// Per step t, with the N worker gradients g_k (B examples each) and b_s = B, b_l = N B:
 /// |g_s|^2 = (1/N) sum_k |g_k|^2, |g_l|^2 = |(1/N) sum_k g_k|^2,
 /// G2_t = (b_l |g_l|^2 - b_s |g_s|^2) / (b_l - b_s), S_t = (|g_s|^2 - |g_l|^2) / (1/b_s - 1/b_l)
-/// (README, "Gradient noise scale"); a metrics point's `noise_scale` is sum S_t / sum G2_t over
-/// the steps since the previous point, summary.json's over every step. Tolerance 1e-3 relative:
+/// (README, "Gradient noise scale"); a metrics point's `noise_gradient_square` and `noise_trace`
+/// are the means of G2_t and S_t over the steps since the previous point and its `noise_scale`
+/// is sum S_t / sum G2_t over them; summary.json's `noise_scale` is that over every step. Tolerance 1e-3 relative:
 /// the coordinator sums float32 squares in blocks of 512 elements into float64; the estimates
 /// differ between neighbouring windows by far more, which the test checks too.
 final class NoiseScaleTests: ClusterTestCase {
@@ -45,6 +46,10 @@ final class NoiseScaleTests: ClusterTestCase {
         XCTAssertNil(rows[0].noiseScale, "no step before the first point")
         var checked = 0
         for (previous, row) in zip(rows, rows.dropFirst()) {
+            let window = perStep[previous.step ..< row.step], count = Double(window.count)
+            let meanGradient = window.reduce(0) { $0 + $1.gradient } / count, meanTrace = window.reduce(0) { $0 + $1.trace } / count
+            XCTAssertEqual(try XCTUnwrap(row.noiseGradientSquare), meanGradient, accuracy: 1e-3 * abs(meanGradient), "noise_gradient_square at step \(row.step)")
+            XCTAssertEqual(try XCTUnwrap(row.noiseTrace), meanTrace, accuracy: 1e-3 * abs(meanTrace), "noise_trace at step \(row.step)")
             let expected = estimate(previous.step ..< row.step)
             guard let e = expected else {
                 XCTAssertNil(row.noiseScale, "step \(row.step): no positive |G|^2 estimate, no noise_scale")

@@ -93,11 +93,12 @@ final class NoiseScaleMeter {
         stepWorkers = 0
     }
 
-    /// B_simple over the steps since the last call (nil without steps, or when the estimate of
-    /// |G|^2 is not positive), and starts a new window.
-    func takeWindow() -> Double? {
+    /// The estimates over the steps since the last call, and starts a new window.
+    func takeWindow() -> NoiseScaleWindow {
         defer { window = (0, 0, 0) }
-        return Self.ratio(window)
+        let steps = Double(max(window.steps, 1))
+        return NoiseScaleWindow(steps: window.steps, gradientSquare: window.steps > 0 ? window.gradient / steps : nil,
+                                trace: window.steps > 0 ? window.trace / steps : nil, noiseScale: Self.ratio(window))
     }
 
     /// B_simple over every step so far.
@@ -107,4 +108,14 @@ final class NoiseScaleMeter {
         guard s.steps > 0, s.gradient > 0, s.trace.isFinite else { return nil }
         return s.trace / s.gradient
     }
+}
+
+/// `NoiseScaleMeter`'s estimates over a window of steps: the means of the per-step estimates of
+/// |G|^2 and tr(Sigma) (nil without steps), which windows can be combined by, and B_simple, the
+/// ratio of their sums (nil without steps or when the |G|^2 estimate is not positive).
+struct NoiseScaleWindow {
+    var steps: Int
+    var gradientSquare: Double?
+    var trace: Double?
+    var noiseScale: Double?
 }

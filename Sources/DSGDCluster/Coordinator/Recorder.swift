@@ -198,7 +198,12 @@ final class Recorder {
             point.dropped = windowDropped
             windowDropped = 0
         }
-        if let noise { point.noiseScale = noise.takeWindow() }
+        if let noise {
+            let w = noise.takeWindow()
+            point.noiseScale = w.noiseScale
+            point.noiseGradientSquare = w.gradientSquare
+            point.noiseTrace = w.trace
+        }
         return point
     }
 

@@ -218,8 +218,12 @@ public struct MetricsPoint: Sendable {
     /// Backup workers: gradients dropped since the previous point.
     public var dropped: Int?
     /// `--noise-scale`: B_simple estimated over the steps since the previous point (nil when the
-    /// estimate of |G|^2 is not positive).
+    /// estimate of |G|^2 is not positive), and the means over those steps of the per-step
+    /// estimates of |G|^2 and tr(Sigma) (B_simple of several windows: the ratio of their
+    /// step-weighted sums).
     public var noiseScale: Double?
+    public var noiseGradientSquare: Double?
+    public var noiseTrace: Double?
 
     /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
     public var jsonLine: String {
@@ -232,6 +236,8 @@ public struct MetricsPoint: Sendable {
         if let l = leadMax { s += ",\"lead_max\":\(l)" }
         if let d = dropped { s += ",\"dropped\":\(d)" }
         if let n = noiseScale { s += ",\"noise_scale\":\(json(n))" }
+        if let g = noiseGradientSquare { s += ",\"noise_gradient_square\":\(json(g))" }
+        if let t = noiseTrace { s += ",\"noise_trace\":\(json(t))" }
         return s + "}"
     }
 
