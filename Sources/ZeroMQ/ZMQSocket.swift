@@ -66,6 +66,10 @@ public final class ZMQSocket {
         try set(ZMQ_RCVHWM, receive, "ZMQ_RCVHWM")
     }
 
+    /// `ZMQ_SNDTIMEO`: a blocking send gives up with `EAGAIN` after this many milliseconds (−1:
+    /// waits for ever).
+    public func setSendTimeout(ms: Int32) throws { try set(ZMQ_SNDTIMEO, ms, "ZMQ_SNDTIMEO") }
+
     /// Largest accepted inbound message in bytes (−1: no limit); larger ones drop the connection.
     public func setMaxMessageSize(_ bytes: Int64) throws {
         var v = bytes
@@ -111,6 +115,18 @@ public final class ZMQSocket {
             let rc = zmq_send(handle, bytes.baseAddress, bytes.count, more ? ZMQ_SNDMORE : 0)
             if rc >= 0 { return }
             let e = ZMQError.last("zmq_send")
+            if !e.isInterrupted { throw e }
+        }
+    }
+
+    /// Sends `bytes` as one frame (copied) without blocking: false when the message cannot be
+    /// queued now (`EAGAIN`: the peer's high-water mark is reached), and nothing was sent.
+    public func trySend(bytes: UnsafeRawBufferPointer, more: Bool) throws -> Bool {
+        while true {
+            let rc = zmq_send(handle, bytes.baseAddress, bytes.count, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT)
+            if rc >= 0 { return true }
+            let e = ZMQError.last("zmq_send")
+            if e.isAgain { return false }
             if !e.isInterrupted { throw e }
         }
     }

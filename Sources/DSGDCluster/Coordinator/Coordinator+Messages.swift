@@ -5,10 +5,15 @@ import ZeroMQ
 extension Coordinator {
     // MARK: Receiving
 
-    /// Handles every message queued on the socket. When `stopping`, only BYE matters and late
-    /// gradients are dropped quietly.
+    /// Handles the messages queued on the socket, at most `drainLimit` of them, so that the loop
+    /// that called it checks signals, timeouts and evaluations between batches even while a
+    /// peer floods the socket. When `stopping`, only BYE matters and late gradients are dropped
+    /// quietly.
     func drainMessages(stopping: Bool = false) throws {
+        var handled = 0
         while finished == nil || stopping {
+            if handled == Self.drainLimit { return }
+            handled += 1
             let n = try socket.receiveMultipart(into: frames, dontWait: true)
             if n == 0 { return }
             do {
@@ -99,17 +104,23 @@ extension Coordinator {
 
     // MARK: Rejecting
 
-    /// Counts, logs (the first 20, then every 1000th) and answers a bad message; never throws.
+    /// Counts a bad message and, as `RejectionLimiter` decides, logs it (the first 20, then every
+    /// 1000th), answers it with an ERROR (without blocking, at a bounded rate) and mutes a peer
+    /// past its budget (one line). Never throws, never blocks.
     func reject(_ error: ProtocolError) {
-        rejected += 1
-        if rejected <= 20 || rejected % 1000 == 0 {
-            log.error("rejected message #\(rejected) from peer \(hex(frames[0].bytes)): \(error)")
+        let peer = frames[0].bytes
+        let d = limiter.reject(peer: Array(peer))
+        if d.mutedNow {
+            log.error("peer \(hex(peer)) sent \(limiter.budget + 1) rejected messages: its messages are dropped unanswered from now on")
         }
+        if d.log { log.error("rejected message #\(rejected) from peer \(hex(peer)): \(error)") }
+        guard d.reply else { return }
         let text = Array("\(error)".utf8)
         let h = MessageHeader(type: .error, workerID: 0, payloadLength: UInt32(text.count))
         h.encode(into: header)
         do {
-            try socket.send(bytes: frames[0].bytes, more: true)
+            // The first frame decides: a peer whose queue is full gets nothing (no partial message).
+            guard try socket.trySend(bytes: peer, more: true) else { return }
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
             try text.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
         } catch {
@@ -157,6 +168,8 @@ extension Coordinator {
             try body()
         } catch let e as ZMQError where e.code == EHOSTUNREACH {
             throw CoordinatorError("worker \(k) is unreachable (disconnected)")
+        } catch let e as ZMQError where e.isAgain {
+            throw CoordinatorError("worker \(k) is not reading its messages (a send waited \(Self.sendTimeoutMs) ms on its full queue)")
         }
     }
 

@@ -54,8 +54,10 @@ public final class Coordinator {
 
     var permutation: [UInt32] = []
     var permutationEpoch = -1
+    /// Counts rejected (malformed or out-of-protocol) messages and decides which to log and answer.
+    var limiter = RejectionLimiter()
     /// Messages rejected as malformed or out of protocol.
-    var rejected = 0
+    var rejected: Int { limiter.rejected }
     /// Bytes of PARAMS sent and GRADIENT received (payloads and headers).
     var bytesMoved = 0
     var finished: (status: RunStatus, error: String?)?
@@ -83,6 +85,10 @@ public final class Coordinator {
         context = try ZMQContext()
         socket = try ZMQSocket(context, .router, lingerMs: 100)
         try socket.setRouterMandatory(true)
+        // Bounded queues both ways, and no send blocks for longer than `sendTimeoutMs`: a peer
+        // that never reads cannot freeze the loop (answers to bad messages never block at all).
+        try socket.setHighWaterMarks(send: Self.highWaterMark, receive: Self.highWaterMark)
+        try socket.setSendTimeout(ms: Self.sendTimeoutMs)
         // Larger messages than any the protocol sends drop the connection instead of filling memory.
         // (--normalize: a STATS answer carries 8 (1 + d + d^2) bytes.)
         let d = data.dimension, stats = job.normalize == .none ? 0 : 8 * (1 + d + d * d)
@@ -107,6 +113,15 @@ public final class Coordinator {
     deinit {
         header.deallocate()
     }
+
+    /// Messages queued per peer and direction before sends block (or fail) and receives stop
+    /// reading from that peer.
+    static let highWaterMark: Int32 = 1000
+    /// How long a send to a worker may block on its full queue before the worker counts as
+    /// unreachable (milliseconds).
+    static let sendTimeoutMs: Int32 = 2000
+    /// Messages handled per `drainMessages` call.
+    static let drainLimit = 256
 
     var parameterCount: Int { store.count }
 
@@ -163,21 +178,24 @@ public final class Coordinator {
     }
 
     /// Serves messages until `missing()` (the workers whose answer is still due) is empty, the run
-    /// finishes, or a signal arrives. Throws when no message came for `--worker-timeout` seconds
+    /// finishes, or a signal arrives. Throws when no answer came for `--worker-timeout` seconds
     /// while answers were due, naming the silent workers.
     func awaitAnswers(_ what: String, while doing: String, missing: () -> [Int]) throws {
         var deadline = monotonicSeconds() + job.workerTimeout
+        var dueCount = Int.max
         while finished == nil {
             let due = missing()
             if due.isEmpty { return }
+            // Only an answer moves the deadline (other traffic, a flood say, does not).
+            if due.count < dueCount {
+                if dueCount != Int.max { deadline = monotonicSeconds() + job.workerTimeout }
+                dueCount = due.count
+            }
             if let s = TerminationSignal.received { return finish(.interrupted, "interrupted by signal \(s) while \(doing)") }
             if monotonicSeconds() > deadline {
                 throw CoordinatorError("no \(what) answer within \(job.workerTimeout) s from worker(s) \(due.map(String.init).joined(separator: ", "))")
             }
-            if try poller.waitForInput(timeoutMs: 100) {
-                try drainMessages()
-                deadline = max(deadline, monotonicSeconds() + job.workerTimeout)
-            }
+            if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
         }
     }
 
