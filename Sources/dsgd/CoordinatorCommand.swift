@@ -18,6 +18,9 @@ extension DSGD {
         @Option(help: "Run directory (default: runs/<UTC time>-<mode>-<pid>).")
         var out: String?
 
+        @Flag(help: "Replace a run already in --out (without it, a directory holding a run is refused).")
+        var overwrite = false
+
         @Option(help: .hidden)
         var jobJSON: String?
 
@@ -31,7 +34,10 @@ extension DSGD {
             if let problem = given.problems().first { throw ValidationError(problem) }
             let job = try TrainingOptions.resolvingAutoLearningRate(given)
             if jobJSON == nil, let note = job.learningRateNote { writeLine("dsgd: \(note)", to: 2) }
-            let directory = try RunDirectory(path: out ?? RunDirectory.defaultPath(mode: job.mode))
+            let directory: RunDirectory
+            do { directory = try RunDirectory.createNew(path: out ?? RunDirectory.defaultPath(mode: job.mode), overwrite: overwrite) } catch {
+                throw CleanFailure("coordinator: \(error)")
+            }
             let coordinator: Coordinator
             do {
                 coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory)

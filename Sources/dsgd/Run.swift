@@ -24,6 +24,9 @@ extension DSGD {
         @Flag(help: "Do not print progress lines.")
         var quiet = false
 
+        @Flag(help: "Replace a run already in --out (without it, a directory holding a run is refused).")
+        var overwrite = false
+
         func validate() throws {
             try validateEndpoint(bind)
         }
@@ -33,6 +36,7 @@ extension DSGD {
             var options = Launcher.Options(job: job, runDirectory: out ?? RunDirectory.defaultPath(mode: job.mode))
             options.bind = bind
             options.quiet = quiet
+            options.overwrite = overwrite
             let code = Launcher(options: options).run()
             if code != 0 { throw ExitCode(code) }
         }

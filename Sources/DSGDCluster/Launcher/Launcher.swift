@@ -14,6 +14,9 @@ public final class Launcher {
         public var quiet = false
         /// How long to wait for the coordinator's readiness line (seconds).
         public var startTimeout: Double = 60
+        /// Replace a run already in `runDirectory` (`--overwrite`); without it such a directory is
+        /// refused.
+        public var overwrite = false
 
         public init(job: JobConfig, runDirectory: String) {
             self.job = job
@@ -30,6 +33,10 @@ public final class Launcher {
     /// Runs the cluster to the end. Returns the exit code: 0 if the coordinator completed and every
     /// worker exited cleanly, 130 if interrupted, 1 otherwise.
     public func run() -> Int32 {
+        do { _ = try RunDirectory.createNew(path: options.runDirectory, overwrite: options.overwrite) } catch {
+            log.error("\(error)")
+            return 1
+        }
         let env = [TerminationSignal.parentEnvironmentKey: String(getpid())]
         let jobJSON: String
         do { jobJSON = String(decoding: try options.job.jsonData(), as: UTF8.self) } catch {
@@ -95,18 +102,35 @@ public final class Launcher {
                 coordinator.signal(SIGTERM)
             }
             if failure == nil, interrupted == nil, let dead = workers.first(where: { ($0.poll() ?? 0) != 0 }) {
-                failure = "\(dead.name) exited with code \(dead.exitCode!)"
+                failure = Self.describe(exit: dead.exitCode!, of: dead.name)
             }
             if let line = coordinator.stdoutReader!.readLine(timeout: 0.1) { echo(line) }
         }
         while let line = coordinator.stdoutReader!.readLine(timeout: 0.5) { echo(line) }
 
-        // Workers leave on STOP; anything still running after a grace period is terminated.
-        for w in workers {
-            let code = w.wait(timeout: 5) ?? w.terminate(grace: 2)
-            if code != 0, failure == nil, interrupted == nil { failure = "\(w.name) exited with code \(code)" }
-        }
         let coordinatorCode = coordinator.exitCode ?? 1
+        // A coordinator that died (killed, or gone without its summary) is the cause, whatever
+        // its workers do next. One that failed cleanly has said why in its own summary.
+        let summaryWritten = FileManager.default.fileExists(atPath: options.runDirectory + "/summary.json")
+        if failure == nil, interrupted == nil, coordinatorCode != 0, coordinatorCode != 130,
+           coordinatorCode > 128 || !summaryWritten {
+            failure = Self.describe(exit: coordinatorCode, of: "the coordinator")
+        }
+        // Workers leave on STOP; those still running after a grace period are stopped together.
+        // Stopping them is cleanup: it never changes the run's status.
+        let stopped = Self.reap(workers, grace: 5)
+        for (w, byUs) in zip(workers, stopped) where !byUs {
+            let code = w.exitCode ?? 0
+            guard code != 0 else { continue }
+            if failure == nil, interrupted == nil, coordinatorCode != 0 {
+                failure = Self.describe(exit: code, of: w.name)
+            } else if coordinatorCode == 0 {
+                log.error("\(w.name) exited with code \(code) after the run ended (the run's status stands)")
+            }
+        }
+        for (w, byUs) in zip(workers, stopped) where byUs {
+            log.info("\(w.name) had not exited 5 s after the coordinator; stopped it")
+        }
         if let failure {
             markFailed(failure)
             log.error("\(failure); run directory \(options.runDirectory)")
@@ -123,6 +147,25 @@ public final class Launcher {
         let curvature = options.job.onlineCurvature > 0 ? ", curvature.jsonl" : ""
         log.info("done; logs in \(options.runDirectory) (metrics.jsonl, summary.json, params.json, config.json\(curvature))")
         return 0
+    }
+
+    /// "worker 2 exited with code 3", "the coordinator was killed by signal 9".
+    static func describe(exit code: Int32, of who: String) -> String {
+        code > 128 && code < 160 ? "\(who) was killed by signal \(code - 128)" : "\(who) exited with code \(code)"
+    }
+
+    /// Waits up to `grace` seconds for all of `children` to exit, then sends SIGTERM to every one
+    /// still running, and SIGKILL 2 s later; reaps them all. Returns, per child, whether this had
+    /// to stop it.
+    static func reap(_ children: [ChildProcess], grace: Double) -> [Bool] {
+        let deadline = Date().addingTimeInterval(grace)
+        while children.contains(where: { $0.poll() == nil }) && Date() < deadline { usleep(10_000) }
+        let stopped = children.map { $0.poll() == nil }
+        for c in children where c.poll() == nil { c.signal(SIGTERM) }
+        let killAt = Date().addingTimeInterval(2)
+        while children.contains(where: { $0.poll() == nil }) && Date() < killAt { usleep(10_000) }
+        for c in children where c.poll() == nil { _ = c.terminate(grace: 0) }
+        return stopped
     }
 
     func echo(_ line: String) {

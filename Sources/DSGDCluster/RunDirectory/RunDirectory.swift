@@ -124,6 +124,41 @@ public final class RunDirectory {
         }
     }
 
+    /// The files that make a directory a run's (a directory holding any of them holds a run).
+    public static let runFiles = ["config.json", "metrics.jsonl", "summary.json", "params.json", "curvature.jsonl"]
+
+    /// Creates (or uses, if empty of run files) `path` for a new run. A directory that already
+    /// holds a run is refused, unless `overwrite`: then its run files and any temporary files of
+    /// interrupted writes (`.*.nosync*`, `*.tmp`) are removed first, so nothing of the old run can
+    /// be read as the new one's.
+    /// - Throws: `RunDirectoryError` for an empty path, a path that is a file, or a directory
+    ///   holding a run without `overwrite`.
+    public static func createNew(path: String, overwrite: Bool) throws -> RunDirectory {
+        guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw RunDirectoryError("--out must name a directory (got an empty path)")
+        }
+        var isDirectory: ObjCBool = false
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw RunDirectoryError("--out \(path) is a file, not a directory") }
+            let names = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+            let held = runFiles.filter(names.contains)
+            if !held.isEmpty {
+                guard overwrite else {
+                    throw RunDirectoryError("--out \(path) already holds a run (\(held.joined(separator: ", "))): choose another directory, or pass --overwrite to replace it")
+                }
+            }
+            if overwrite {
+                for name in names where runFiles.contains(name) || name.contains(".nosync") || name.hasSuffix(".tmp") {
+                    do { try fm.removeItem(atPath: path + "/" + name) } catch {
+                        throw RunDirectoryError("--overwrite: cannot remove \(path)/\(name): \(error.localizedDescription)")
+                    }
+                }
+            }
+        }
+        return try RunDirectory(path: path)
+    }
+
     /// A new directory name under `root`: `<root>/<UTC yyyyMMdd-HHmmss>-<mode>-<pid>`.
     public static func defaultPath(root: String = "runs", mode: TrainingMode) -> String {
         let f = DateFormatter()

@@ -1,3 +1,4 @@
+import Foundation
 /// Names a data set that every process can build for itself from a few numbers: the coordinator
 /// sends the spec, not the data, and each worker materialises the same examples from the seed.
 /// Nothing is read from a file: the real data sets are compiled in (`EmbeddedData`).
@@ -123,7 +124,32 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
         }
         if name == "blobs" && classes < 1 { p.append("--classes must be at least 1 (got \(classes))") }
         if replicate < 1 { p.append("--replicate must be at least 1 (got \(replicate))") }
+        if p.isEmpty, let size = sizeProblem() { p.append(size) }
         return p
+    }
+
+    /// The most rows a data set may have: the protocol sends a shard as u32 indices in one frame
+    /// whose length is a u32 byte count.
+    public static let maxExamples = (1 << 30) - 1
+
+    /// Why the materialised set is too large to build, or nil: more rows than `maxExamples`, or
+    /// more bytes (rows x (features + 1) float32) than half of this machine's memory. Checked
+    /// before anything is allocated (flags, and a WELCOME from an untrusted coordinator), with
+    /// overflow-safe arithmetic.
+    func sizeProblem() -> String? {
+        let base = EmbeddedDatasets.shape(name)?.examples ?? examples
+        let (rows, o1) = base.multipliedReportingOverflow(by: replicate)
+        if o1 || rows > Self.maxExamples {
+            return "the data set would have \(o1 ? "more than \(Int.max)" : String(rows)) rows (--examples \(examples) x --replicate \(replicate)); at most \(Self.maxExamples) are supported"
+        }
+        let (cells, o2) = rows.multipliedReportingOverflow(by: dimension + 1)
+        let (bytes, o3) = cells.multipliedReportingOverflow(by: 4)
+        let limit = ProcessInfo.processInfo.physicalMemory / 2
+        if o2 || o3 || UInt64(bytes) > limit {
+            let gb = { (b: Double) in String(format: "%.3g GB", b / 1e9) }
+            return "the data set would need \(o2 || o3 ? "more than \(gb(Double(Int.max)))" : gb(Double(bytes))) (\(rows) rows x \(dimension) features, float32), more than half of this machine's memory (\(gb(Double(limit * 2))))"
+        }
+        return nil
     }
 
     /// Builds the data set, or explains why it cannot.
