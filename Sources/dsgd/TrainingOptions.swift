@@ -44,6 +44,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "--mode async: send every worker the parameters of this many versions ago, so one worker's gradients have staleness exactly this (an experiment).")
     var delay: Int = 0
 
+    @Option(parsing: .unconditional, help: "async: drop (count, do not apply) a gradient more than this many versions stale; its worker gets the current parameters (default: apply every gradient).")
+    var maxStaleness: Int?
+
     @Option(help: "--mode async, ssp or easgd: none (the same rate whatever the staleness) or inverse (lr / staleness).")
     var lrStaleness: StalenessRate = .none
 
@@ -149,6 +152,7 @@ struct TrainingOptions: ParsableArguments {
         j.staleness = staleness
         j.backupWorkers = backupWorkers
         j.delay = delay
+        j.maxStaleness = maxStaleness
         j.lrStaleness = lrStaleness
         j.syncEvery = syncEvery
         j.rho = rho

@@ -17,9 +17,10 @@ struct MetricsRow: Decodable, Equatable {
     var noiseScale: Double?
     var noiseGradientSquare: Double?
     var noiseTrace: Double?
+    var dropped: Int?
 
     enum CodingKeys: String, CodingKey {
-        case step, examples, epoch, loss, time
+        case step, examples, epoch, loss, time, dropped
         case noiseScale = "noise_scale", noiseGradientSquare = "noise_gradient_square", noiseTrace = "noise_trace"
         case stalenessMean = "staleness_mean", stalenessMax = "staleness_max"
         case trainAccuracy = "train_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy"

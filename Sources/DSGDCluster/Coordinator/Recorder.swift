@@ -194,7 +194,7 @@ final class Recorder {
             point.leadMax = windowLead
             windowLead = 0
         }
-        if job.backupWorkers > 0 {
+        if job.backupWorkers > 0 || job.maxStaleness != nil {
             point.dropped = windowDropped
             windowDropped = 0
         }
@@ -357,6 +357,10 @@ final class Recorder {
         }
         if job.backupWorkers > 0 {
             s.backupWorkers = job.backupWorkers
+            s.droppedGradients = dropped
+        }
+        if let m = job.maxStaleness {
+            s.maxStaleness = m
             s.droppedGradients = dropped
         }
         return s

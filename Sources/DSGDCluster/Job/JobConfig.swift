@@ -138,6 +138,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// `async`: every worker is sent the parameters of `delay` versions ago (version 0 before
     /// that), so a single worker's gradients have staleness exactly `delay` (`--delay`).
     public var delay: Int = 0
+    /// `async`: a gradient of staleness above this is dropped, not applied (`--max-staleness`;
+    /// nil: every gradient is applied).
+    public var maxStaleness: Int? = nil
     /// `async`, `ssp`: the rate of a gradient of staleness tau (`--lr-staleness`).
     public var lrStaleness: StalenessRate = .none
     /// `local`, `easgd`: local SGD steps a worker takes per exchange with the coordinator (H).
@@ -327,6 +330,11 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if backupWorkers > 0, mode != .sync { p.append("--backup-workers applies to --mode sync only (got \(mode.rawValue))") }
         if delay < 0 { p.append("--delay must be 0 or more (got \(delay))") }
         if delay > 0, mode != .async { p.append("--delay applies to --mode async only (got \(mode.rawValue))") }
+        if let m = maxStaleness {
+            if m < 0 { p.append("--max-staleness must be 0 or more (got \(m))") }
+            if mode != .async { p.append("--max-staleness applies to --mode async only (got \(mode.rawValue); ssp bounds staleness by --staleness)") }
+            if delay > m { p.append("--delay \(delay) makes every gradient \(delay) versions stale, above --max-staleness \(m): all would be dropped") }
+        }
         if syncEvery < 1 { p.append("--sync-every must be at least 1 (got \(syncEvery))") }
         if syncEvery > 1, !mode.takesLocalSteps { p.append("--sync-every applies to --mode local and easgd only (got \(mode.rawValue))") }
         if mode.takesLocalSteps, lrAuto, onlineCurvature > 0 {

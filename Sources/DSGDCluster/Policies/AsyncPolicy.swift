@@ -5,17 +5,21 @@
 /// recorded for every update. With `--delay d` every worker is sent version `current - d`
 /// (version 0 before that), so one worker's gradients have staleness exactly d once d updates
 /// have been applied (`w_t+1 = w_t - lr g(w_max(0, t-d))`). With `--lr-staleness inverse` an
-/// update of staleness tau >= 1 applies `lr / tau`.
+/// update of staleness tau >= 1 applies `lr / tau`. With `--max-staleness m` a gradient of
+/// staleness above m is dropped (counted in `dropped`, never applied) and its sender gets the
+/// current parameters.
 final class AsyncPolicy: UpdatePolicy {
     let examplesPerUpdate: Int
     let delay: Int
     let inverseStaleness: Bool
+    let maxStaleness: Int?
     private var one = [0]
 
     init(job: JobConfig) {
         examplesPerUpdate = job.examplesPerStep
         delay = job.delay
         inverseStaleness = job.lrStaleness == .inverse
+        maxStaleness = job.maxStaleness
     }
 
     func start(_ c: Coordinator) throws {
@@ -24,6 +28,11 @@ final class AsyncPolicy: UpdatePolicy {
 
     func received(part: Int, last: Bool, from k: Int, computedOn: Int, _ c: Coordinator) throws {
         guard last else { return }
+        if let limit = maxStaleness, c.store.version - computedOn > limit {
+            c.inbox.reset(k)
+            c.recorder.recordDropped()
+            return try release(k, c)
+        }
         try apply(from: k, computedOn: computedOn, c)
         if c.finished == nil { try release(k, c) }
     }

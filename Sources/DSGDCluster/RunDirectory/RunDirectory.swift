@@ -77,6 +77,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var droppedGradients: Int?
     public var delay: Int?
     public var lrStaleness: String?
+    /// `--max-staleness` (async): the limit; its drops are `dropped_gradients`.
+    public var maxStaleness: Int?
     /// `--evaluation`: `background` or `inline`.
     public var evaluation: String?
     /// `--noise-scale`: B_simple over the whole run (sums of both estimates over every step).
@@ -250,7 +252,7 @@ public struct MetricsPoint: Sendable {
     public var testAccuracy: Double?
     /// `ssp`: the largest lead of a released worker over the slowest since the previous point.
     public var leadMax: Int?
-    /// Backup workers: gradients dropped since the previous point.
+    /// Backup workers and `--max-staleness`: gradients dropped since the previous point.
     public var dropped: Int?
     /// `--noise-scale`: B_simple estimated over the steps since the previous point (nil when the
     /// estimate of |G|^2 is not positive), and the means over those steps of the per-step
