@@ -16,7 +16,9 @@ final class HostilePeerTests: ClusterTestCase {
         private var sentFrames = 0
         private let done = DispatchSemaphore(value: 0)
 
-        init(endpoint: String) {
+        /// Junk frames, or (`wellFormed`) messages with a valid header of a random type, worker id
+        /// 0 or 1, small step, count and flags, and a payload of the declared length.
+        init(endpoint: String, wellFormed: Bool = false) {
             let thread = Thread { [self] in
                 defer { done.signal() }
                 guard let peer = try? RawPeer(connect: endpoint) else { return }
@@ -24,8 +26,19 @@ final class HostilePeerTests: ClusterTestCase {
                 var junk = [UInt8](repeating: 0, count: 32)
                 var rng = SystemRandomNumberGenerator()
                 while !isStopping {
-                    for i in junk.indices { junk[i] = UInt8.random(in: 0...255, using: &rng) }
-                    let queued = (try? junk.withUnsafeBytes { try peer.socket.trySend(bytes: $0, more: false) }) ?? false
+                    let queued: Bool
+                    if wellFormed {
+                        let type = MessageType.allCases.randomElement(using: &rng)!
+                        let payload = [UInt8](repeating: UInt8.random(in: 0...255, using: &rng), count: type.hasPayload ? Int.random(in: 0...64, using: &rng) : 0)
+                        let header = MessageHeader(type: type, workerID: UInt32.random(in: 0...1, using: &rng), count: UInt32.random(in: 0...8, using: &rng),
+                                                   step: UInt64.random(in: 0...5, using: &rng), payloadLength: UInt32(payload.count),
+                                                   flags: UInt16.random(in: 0...1, using: &rng)).bytes
+                        queued = (try? header.withUnsafeBytes { try peer.socket.trySend(bytes: $0, more: type.hasPayload) }) ?? false
+                        if queued, type.hasPayload { try? payload.withUnsafeBytes { try peer.socket.send(bytes: $0, more: false) } }
+                    } else {
+                        for i in junk.indices { junk[i] = UInt8.random(in: 0...255, using: &rng) }
+                        queued = (try? junk.withUnsafeBytes { try peer.socket.trySend(bytes: $0, more: false) }) ?? false
+                    }
                     if queued { count() } else { usleep(200) }
                 }
             }
@@ -75,6 +88,26 @@ final class HostilePeerTests: ClusterTestCase {
         let log = try String(contentsOfFile: path(logName), encoding: .utf8)
         XCTAssertTrue(log.contains("sent 101 rejected messages: its messages are dropped unanswered from now on"), log)
         XCTAssertLessThan(log.components(separatedBy: "rejected message #").count - 1, 40, "rejections are logged sparingly")
+    }
+
+    /// Well-formed messages of every type from a peer that is not a registered worker, sent once
+    /// training is under way (claiming worker ids 0 and 1, answering versions 0 to 5): every one
+    /// is rejected and nothing of them is applied, so the run is bit-identical to an undisturbed one.
+    func testWellFormedMessagesFromAnUnregisteredPeerApplyNothing() throws {
+        let quiet = path("undisturbed")
+        XCTAssertEqual(try run(["run"] + job + ["--steps", "1500", "--quiet", "--out", quiet]).code, 0)
+        let out = path("forged")
+        let (c, endpoint) = try startCoordinator(job + ["--steps", "1500"], out: out)
+        let workers = try (0..<2).map { try startWorker($0, endpoint: endpoint) }
+        XCTAssertNotNil(waitForLine(c, containing: "step 0/1500 "), "training started")
+        let flood = Flood(endpoint: endpoint, wellFormed: true)
+        XCTAssertEqual(c.wait(timeout: 60), 0, "the coordinator completes")
+        let sent = flood.sent
+        flood.stop()
+        for w in workers { XCTAssertEqual(w.wait(timeout: 10), 0) }
+        XCTAssertGreaterThan(sent, 100, "the forged messages went out during training")
+        XCTAssertEqual(try params(out).values, try params(quiet).values, "nothing forged was applied")
+        XCTAssertGreaterThan(try summary(out).rejectedMessages, 0)
     }
 
     func testSIGINTEndsAFloodedRunWithinFiveSeconds() throws {
