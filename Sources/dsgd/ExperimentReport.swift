@@ -109,14 +109,24 @@ enum ExperimentFormat {
     static func csv(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
 }
 
+/// A picture an experiment writes as its SVG: a `PointPlot`, or the loss curves of a `LossPlot`.
+protocol ExperimentPlot {
+    /// The SVG document.
+    func svg() -> String
+}
+
+extension PointPlot: ExperimentPlot {}
+extension LossPlot: ExperimentPlot {}
+
 /// One experiment's findings as its report directory holds them: the table, results.csv,
 /// results.json, the plot and report.md.
 protocol ExperimentFindings {
     associatedtype Results: Encodable
+    associatedtype Plot: ExperimentPlot
     var results: Results { get }
     var table: MarkdownTable { get }
     var csv: String { get }
-    var plot: PointPlot { get }
+    var plot: Plot { get }
     var markdown: String { get }
     /// The plot's file name in the report directory (report.md links to it).
     static var plotFile: String { get }
