@@ -21,15 +21,19 @@ extension DSGD {
         @Flag(help: "Replace a run already in --out (without it, a directory holding a run is refused).")
         var overwrite = false
 
+        @Flag(help: "Allow --bind on an address other than loopback: dsgd's transport is neither authenticated nor encrypted.")
+        var insecure = false
+
         @Option(help: .hidden)
         var jobJSON: String?
 
         func validate() throws {
-            try validateEndpoint(bind)
+            try validateEndpoint(bind, insecure: insecure)
         }
 
         func run() throws {
             TerminationSignal.followLauncher()
+            if jobJSON == nil { warnIfExposed(bind) }
             let given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
             if let problem = given.problems().first { throw ValidationError(problem) }
             let job = try TrainingOptions.resolvingAutoLearningRate(given)

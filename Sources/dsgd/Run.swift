@@ -27,11 +27,15 @@ extension DSGD {
         @Flag(help: "Replace a run already in --out (without it, a directory holding a run is refused).")
         var overwrite = false
 
+        @Flag(help: "Allow --bind on an address other than loopback: dsgd's transport is neither authenticated nor encrypted.")
+        var insecure = false
+
         func validate() throws {
-            try validateEndpoint(bind)
+            try validateEndpoint(bind, insecure: insecure)
         }
 
         func run() throws {
+            warnIfExposed(bind)
             let job = try training.resolvedJob()
             var options = Launcher.Options(job: job, runDirectory: out ?? RunDirectory.defaultPath(mode: job.mode))
             options.bind = bind
@@ -47,9 +51,31 @@ extension DSGD {
 /// port (the coordinator prints the one it got: `dsgd coordinator: listening on EP`).
 let defaultBindEndpoint = "tcp://127.0.0.1:0"
 
-/// Rejects endpoints libzmq would not accept for binding, with a clear message.
-func validateEndpoint(_ endpoint: String) throws {
+/// Rejects endpoints libzmq would not accept for binding, with a clear message, and a TCP
+/// address beyond loopback unless `insecure`: the transport has no authentication or encryption,
+/// so anyone who reaches such a port could register as a worker.
+func validateEndpoint(_ endpoint: String, insecure: Bool) throws {
     guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
         throw ValidationError("endpoint '\(endpoint)' must start with tcp:// or ipc://")
+    }
+    if !insecure, !isLocalEndpoint(endpoint) {
+        throw ValidationError("--bind \(endpoint) listens beyond this machine, and dsgd's transport is neither authenticated nor encrypted: anyone who reaches the port can register as a worker. Bind 127.0.0.1 (or an ipc:// path), or pass --insecure on a network you trust")
+    }
+}
+
+/// Whether `endpoint` is reachable from this machine only: an ipc:// path, or TCP on a loopback
+/// address (127.0.0.0/8, ::1; `localhost`, which libzmq does not bind, counts too).
+func isLocalEndpoint(_ endpoint: String) -> Bool {
+    guard endpoint.hasPrefix("tcp://") else { return true }
+    var host = String(endpoint.dropFirst("tcp://".count))
+    if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+    host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+    return host.hasPrefix("127.") || host == "::1" || host == "localhost"
+}
+
+/// One warning line on standard error when `endpoint` listens beyond this machine (`--insecure`).
+func warnIfExposed(_ endpoint: String) {
+    if !isLocalEndpoint(endpoint) {
+        writeLine("dsgd: warning: \(endpoint) is reachable from other machines without authentication or encryption (--insecure): anyone who reaches it can register as a worker", to: 2)
     }
 }

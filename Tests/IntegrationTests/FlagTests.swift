@@ -18,6 +18,25 @@ final class FlagTests: ClusterTestCase {
         }
     }
 
+    /// A bind beyond loopback needs `--insecure` (the transport has no authentication), and then
+    /// prints one warning; loopback addresses and ipc:// paths need nothing.
+    func testBindingBeyondLoopbackNeedsInsecure() throws {
+        for command in ["run", "coordinator"] {
+            let refused = try run([command, "--bind", "tcp://0.0.0.0:0", "--workers", "1", "--steps", "5", "--out", path("exposed-\(command)")], timeout: 20)
+            XCTAssertNotEqual(refused.code, 0)
+            XCTAssertTrue(refused.stderr.contains("--bind tcp://0.0.0.0:0 listens beyond this machine"), refused.stderr)
+        }
+        let allowed = try run(["run", "--bind", "tcp://0.0.0.0:0", "--insecure", "--workers", "1", "--steps", "5", "--quiet",
+                               "--out", path("exposed-allowed")], timeout: 60)
+        XCTAssertEqual(allowed.code, 0, allowed.stderr)
+        XCTAssertEqual(allowed.stderr.components(separatedBy: "dsgd: warning: tcp://0.0.0.0:0 is reachable from other machines").count - 1, 1, allowed.stderr)
+        for (i, local) in ["tcp://127.0.0.2:0", "ipc://\(path("l.ipc"))"].enumerated() {
+            let r = try run(["run", "--bind", local, "--workers", "1", "--steps", "5", "--quiet", "--out", path("local-\(i)")], timeout: 60)
+            XCTAssertEqual(r.code, 0, "\(local): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
+        }
+    }
+
     /// `dsgd run` and `dsgd coordinator` bind the same default endpoint: loopback, a free port,
     /// printed once bound.
     func testRunAndCoordinatorShareTheDefaultEndpoint() throws {

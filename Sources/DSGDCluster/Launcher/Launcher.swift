@@ -47,7 +47,7 @@ public final class Launcher {
         do {
             coordinator = try ChildProcess(
                 name: "coordinator", executable: executable,
-                arguments: ["coordinator", "--job-json", jobJSON, "--bind", options.bind, "--out", options.runDirectory],
+                arguments: ["coordinator", "--job-json", jobJSON, "--bind", options.bind, "--insecure", "--out", options.runDirectory],
                 environment: env, pipeStdout: true)
         } catch {
             log.error("\(error)")
