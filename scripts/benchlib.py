@@ -1,4 +1,4 @@
-"""Helpers shared by the `dsgd bench round` baseline scripts (gloo_allreduce.py, zmq_fanout.py).
+"""Helpers shared by the benchmark scripts (gloo_allreduce.py, zmq_fanout.py, ddp_logreg.py, bench-vs-ddp).
 
 The scripts are run as `python3 scripts/X.py` from any directory and import this
 module via their own directory (also in multiprocessing 'spawn' children, which
@@ -7,7 +7,9 @@ re-import the main module). Standard library only.
 
 import argparse
 import os
+import platform
 import signal
+import socket
 import statistics
 import sys
 import time
@@ -106,3 +108,36 @@ def run_main(prog, main):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def machine_info():
+    """The machine a benchmark ran on: {"cpu_model", "cores" (logical CPUs), "usable_cores" (this
+    process's affinity), "kernel" ("Linux 6.1.0-..."), "arch"}. Standard library only."""
+    cpu = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    uname = platform.uname()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    return {"cpu_model": cpu or uname.processor or uname.machine or "unknown", "cores": os.cpu_count(),
+            "usable_cores": usable, "kernel": f"{uname.system} {uname.release}", "arch": uname.machine}
+
+
+def machine_line(info):
+    """`machine_info()` as one line: "CPU MODEL, N cores, kernel Linux X (arch)"."""
+    return f"{info['cpu_model']}, {info['cores']} cores, kernel {info['kernel']} ({info['arch']})"
+
+
+def free_port():
+    """A TCP port on loopback that was free a moment ago (bind to port 0, let the kernel choose)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
