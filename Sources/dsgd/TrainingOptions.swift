@@ -44,6 +44,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "--mode async: send every worker the parameters of this many versions ago, so one worker's gradients have staleness exactly this (an experiment).")
     var delay: Int = 0
 
+    @Option(parsing: .unconditional, help: "async: go on while at least this many workers live; a worker silent past --worker-timeout is then declared dead instead of failing the run (default: --workers).")
+    var minWorkers: Int?
+
     @Option(parsing: .unconditional, help: "async: drop (count, do not apply) a gradient more than this many versions stale; its worker gets the current parameters (default: apply every gradient).")
     var maxStaleness: Int?
 
@@ -153,6 +156,7 @@ struct TrainingOptions: ParsableArguments {
         j.backupWorkers = backupWorkers
         j.delay = delay
         j.maxStaleness = maxStaleness
+        j.minWorkers = minWorkers
         j.lrStaleness = lrStaleness
         j.syncEvery = syncEvery
         j.rho = rho

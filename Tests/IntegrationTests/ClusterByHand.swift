@@ -18,9 +18,11 @@ struct MetricsRow: Decodable, Equatable {
     var noiseGradientSquare: Double?
     var noiseTrace: Double?
     var dropped: Int?
+    var deadWorkers: Int?
 
     enum CodingKeys: String, CodingKey {
         case step, examples, epoch, loss, time, dropped
+        case deadWorkers = "dead_workers"
         case noiseScale = "noise_scale", noiseGradientSquare = "noise_gradient_square", noiseTrace = "noise_trace"
         case stalenessMean = "staleness_mean", stalenessMax = "staleness_max"
         case trainAccuracy = "train_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy"

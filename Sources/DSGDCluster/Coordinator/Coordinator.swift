@@ -213,9 +213,23 @@ public final class Coordinator {
             if try poller.waitForInput(timeoutMs: 100) { try drainMessages() }
             collectEvaluations(wait: false)
             if let k = members.overdue(now: monotonicSeconds(), timeout: job.workerTimeout) {
-                finish(.failed, "worker \(k) sent no gradient for \(job.workerTimeout) s (is it still running?)")
+                if members.liveCount - 1 >= job.minWorkers ?? job.workers {
+                    declareDead(k)
+                } else {
+                    finish(.failed, "worker \(k) sent no gradient for \(job.workerTimeout) s (is it still running?)"
+                           + (job.minWorkers.map { ", and fewer than --min-workers \($0) would be left" } ?? ""))
+                }
             }
         }
+    }
+
+    /// Declares worker `k` dead (`--min-workers`): its part-received gradient is discarded, it is
+    /// logged and recorded, and the run goes on with the others.
+    func declareDead(_ k: Int) {
+        members.declareDead(k)
+        inbox.reset(k)
+        recorder.recordDeath(k)
+        log.error("worker \(k) declared dead: no gradient for \(job.workerTimeout) s; going on with \(members.liveCount) of \(job.workers) workers (--min-workers \(job.minWorkers ?? job.workers))")
     }
 
     /// Whether an update applying `examplesApplied` examples reaches `--steps` or `--epochs`.

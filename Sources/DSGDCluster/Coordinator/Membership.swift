@@ -22,6 +22,9 @@ final class Membership {
     var byeReceived: [Bool]
     /// READY received: the worker has built its data set.
     var ready: [Bool]
+    /// Declared dead (silent past `--worker-timeout` in a job that may go on without it): never
+    /// sent anything again, and its messages are rejected.
+    private(set) var dead: [Bool]
 
     init(count: Int) {
         self.count = count
@@ -34,6 +37,18 @@ final class Membership {
         minibatches = Array(repeating: 0, count: count)
         byeReceived = Array(repeating: false, count: count)
         ready = Array(repeating: false, count: count)
+        dead = Array(repeating: false, count: count)
+    }
+
+    /// Workers not declared dead.
+    var liveCount: Int { dead.lazy.filter { !$0 }.count }
+    /// The workers declared dead, in the order of their ids.
+    var deadWorkers: [Int] { (0..<count).filter { dead[$0] } }
+
+    /// Declares worker `k` dead: nothing is owed to or from it any more.
+    func declareDead(_ k: Int) {
+        dead[k] = true
+        outstanding[k] = false
     }
 
     /// Workers that have not registered yet.
@@ -72,6 +87,7 @@ final class Membership {
         guard Int(h.workerID) < count else { throw .unknownWorker(h.workerID) }
         guard routingIDs[Int(h.workerID)] != nil else { throw .notRegistered(h.workerID) }
         guard let k = index(of: h, routingID: routingID) else { throw .workerIDMismatch(claimed: h.workerID) }
+        guard !dead[k] else { throw .deadWorker(h.workerID) }
         return k
     }
 

@@ -35,6 +35,8 @@ final class Recorder {
     /// SSP: the largest lead of a released worker over the slowest (clock - min clock).
     private var windowLead = 0
     private(set) var leadMax = 0
+    /// Workers declared dead, in the order they were.
+    private(set) var deadWorkers: [Int] = []
 
     private var lastEvaluatedVersion = -1
     private(set) var lastLoss = Double.nan
@@ -106,6 +108,11 @@ final class Recorder {
     func recordDropped() {
         dropped += 1
         windowDropped += 1
+    }
+
+    /// Records that worker `k` was declared dead (`--min-workers`).
+    func recordDeath(_ k: Int) {
+        deadWorkers.append(k)
     }
 
     /// SSP: records that a worker was released `lead` clocks ahead of the slowest worker.
@@ -198,6 +205,7 @@ final class Recorder {
             point.dropped = windowDropped
             windowDropped = 0
         }
+        if job.minWorkers != nil { point.deadWorkers = deadWorkers.count }
         if let noise {
             let w = noise.takeWindow()
             point.noiseScale = w.noiseScale
@@ -358,6 +366,10 @@ final class Recorder {
         if job.backupWorkers > 0 {
             s.backupWorkers = job.backupWorkers
             s.droppedGradients = dropped
+        }
+        if let m = job.minWorkers {
+            s.minWorkers = m
+            s.deadWorkers = deadWorkers
         }
         if let m = job.maxStaleness {
             s.maxStaleness = m

@@ -138,6 +138,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// `async`: every worker is sent the parameters of `delay` versions ago (version 0 before
     /// that), so a single worker's gradients have staleness exactly `delay` (`--delay`).
     public var delay: Int = 0
+    /// `async`: the fewest live workers the run may go on with; a worker silent past
+    /// `workerTimeout` is declared dead while at least this many remain (`--min-workers`; nil:
+    /// all of them, so any silent worker fails the run).
+    public var minWorkers: Int? = nil
     /// `async`: a gradient of staleness above this is dropped, not applied (`--max-staleness`;
     /// nil: every gradient is applied).
     public var maxStaleness: Int? = nil
@@ -330,6 +334,12 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if backupWorkers > 0, mode != .sync { p.append("--backup-workers applies to --mode sync only (got \(mode.rawValue))") }
         if delay < 0 { p.append("--delay must be 0 or more (got \(delay))") }
         if delay > 0, mode != .async { p.append("--delay applies to --mode async only (got \(mode.rawValue))") }
+        if let m = minWorkers {
+            if m < 1 || m > workers { p.append("--min-workers must be in 1 ... --workers (got \(m) with \(workers) workers)") }
+            if m < workers, mode != .async {
+                p.append("--min-workers below --workers applies to --mode async only (got \(mode.rawValue): its steps need every worker)")
+            }
+        }
         if let m = maxStaleness {
             if m < 0 { p.append("--max-staleness must be 0 or more (got \(m))") }
             if mode != .async { p.append("--max-staleness applies to --mode async only (got \(mode.rawValue); ssp bounds staleness by --staleness)") }

@@ -90,6 +90,8 @@ public final class Launcher {
 
         // Supervise until the coordinator exits.
         var forwarded = false
+        let tolerant = (options.job.minWorkers ?? options.job.workers) < options.job.workers
+        var lost = Set<Int>()
         while coordinator.poll() == nil {
             if let s = TerminationSignal.received, !forwarded {
                 interrupted = s
@@ -101,8 +103,15 @@ public final class Launcher {
                 forwarded = true
                 coordinator.signal(SIGTERM)
             }
-            if failure == nil, interrupted == nil, let dead = workers.first(where: { ($0.poll() ?? 0) != 0 }) {
-                failure = Self.describe(exit: dead.exitCode!, of: dead.name)
+            for (k, w) in workers.enumerated() where !lost.contains(k) && (w.poll() ?? 0) != 0 {
+                // With --min-workers below --workers the coordinator decides: it declares the
+                // worker dead once it is silent past --worker-timeout, or fails the run.
+                if tolerant {
+                    lost.insert(k)
+                    log.error("\(Self.describe(exit: w.exitCode!, of: w.name)); the coordinator goes on without it while --min-workers \(options.job.minWorkers!) remain")
+                } else if failure == nil, interrupted == nil {
+                    failure = Self.describe(exit: w.exitCode!, of: w.name)
+                }
             }
             if let line = coordinator.stdoutReader!.readLine(timeout: 0.1) { echo(line) }
         }
@@ -119,7 +128,7 @@ public final class Launcher {
         // Workers leave on STOP; those still running after a grace period are stopped together.
         // Stopping them is cleanup: it never changes the run's status.
         let stopped = Self.reap(workers, grace: 5)
-        for (w, byUs) in zip(workers, stopped) where !byUs {
+        for (k, (w, byUs)) in zip(workers, stopped).enumerated() where !byUs && !lost.contains(k) {
             let code = w.exitCode ?? 0
             guard code != 0 else { continue }
             if failure == nil, interrupted == nil, coordinatorCode != 0 {

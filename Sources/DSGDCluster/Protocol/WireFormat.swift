@@ -173,6 +173,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case wrongStatsCount(worker: UInt32, got: Double, expected: Int)
     case unexpectedPresentation(worker: UInt32, got: UInt64, expected: UInt64)
     case wrongExampleCount(worker: UInt32, got: UInt32, expected: Int)
+    case deadWorker(UInt32)
 
     public var description: String {
         switch self {
@@ -202,6 +203,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) sent a difference quotient for presentation \(got) but was asked about presentation \(expected)"
         case .wrongExampleCount(let w, let got, let expected):
             return "worker \(w) built \(got) examples, but the job's data set has \(expected) (a different dsgd build or data?)"
+        case .deadWorker(let w):
+            return "worker \(w) was declared dead (silent past --worker-timeout); the run goes on without it"
         }
     }
 }

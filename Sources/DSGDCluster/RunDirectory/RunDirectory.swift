@@ -79,6 +79,9 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var lrStaleness: String?
     /// `--max-staleness` (async): the limit; its drops are `dropped_gradients`.
     public var maxStaleness: Int?
+    /// `--min-workers` (async), and the workers declared dead, in the order they were.
+    public var minWorkers: Int?
+    public var deadWorkers: [Int]?
     /// `--evaluation`: `background` or `inline`.
     public var evaluation: String?
     /// `--noise-scale`: B_simple over the whole run (sums of both estimates over every step).
@@ -261,6 +264,8 @@ public struct MetricsPoint: Sendable {
     public var noiseScale: Double?
     public var noiseGradientSquare: Double?
     public var noiseTrace: Double?
+    /// `--min-workers`: workers declared dead so far.
+    public var deadWorkers: Int?
 
     /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
     public var jsonLine: String {
@@ -275,6 +280,7 @@ public struct MetricsPoint: Sendable {
         if let n = noiseScale { s += ",\"noise_scale\":\(json(n))" }
         if let g = noiseGradientSquare { s += ",\"noise_gradient_square\":\(json(g))" }
         if let t = noiseTrace { s += ",\"noise_trace\":\(json(t))" }
+        if let d = deadWorkers { s += ",\"dead_workers\":\(d)" }
         return s + "}"
     }
 

@@ -1,0 +1,64 @@
+import DSGDCluster
+import Foundation
+import XCTest
+
+/// `--min-workers M` (async): a worker killed mid-run is declared dead once silent past
+/// `--worker-timeout`, logged by id and recorded (`dead_workers` in metrics and summary), and the
+/// others finish the run and reach its target; at M = N the same death fails the run, as before.
+final class MinWorkersTests: ClusterTestCase {
+    func workerPids(of launcher: ChildProcess) -> [Int: Int32] {
+        var byID: [Int: Int32] = [:]
+        for pid in processesLaunched(by: launcher.pid) {
+            guard let argv = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8).split(separator: "\0"),
+                  argv.count > 1, argv[1] == "worker", let i = argv.firstIndex(of: "--id"), i + 1 < argv.count,
+                  let k = Int(argv[i + 1]) else { continue }
+            byID[k] = Int32(pid)
+        }
+        return byID
+    }
+
+    let job = ["run", "--workers", "4", "--mode", "async", "--lr", "0.5", "--lr-scaling", "linear", "--steps", "100000",
+               "--target-loss", "0.2935", "--eval-every", "200", "--worker-timeout", "2"]
+
+    func testAsyncGoesOnWithoutAKilledWorker() throws {
+        let out = path("survivors")
+        let launcher = try start(job + ["--min-workers", "3", "--out", out])
+        XCTAssertNotNil(waitForLine(launcher, containing: "step 0/100000 "), "training started")
+        let pids = workerPids(of: launcher)
+        XCTAssertEqual(pids.count, 4)
+        kill(try XCTUnwrap(pids[2]), SIGKILL)
+        XCTAssertEqual(launcher.wait(timeout: 90), 0, "the run completes without worker 2")
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .completed)
+        XCTAssertNotNil(s.timeToTarget, "the target is reached")
+        XCTAssertEqual(s.minWorkers, 3)
+        XCTAssertEqual(s.deadWorkers, [2])
+        let counts = try metrics(out).compactMap(\.deadWorkers)
+        XCTAssertEqual(counts.first, 0)
+        XCTAssertEqual(counts.last, 1)
+        let minibatches = try XCTUnwrap(s.workerMinibatches)
+        XCTAssertLessThan(minibatches[2], minibatches.enumerated().filter { $0.offset != 2 }.map(\.element).min()!, "worker 2 stopped early")
+        let log = try String(contentsOfFile: path(try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("dsgd-") })), encoding: .utf8)
+        XCTAssertTrue(log.contains("worker 2 declared dead: no gradient for 2.0 s; going on with 3 of 4 workers (--min-workers 3)"), log)
+    }
+
+    func testWithoutSparesADeadWorkerFailsTheRun() throws {
+        let out = path("no-spares")
+        let launcher = try start(job + ["--min-workers", "4", "--out", out])
+        XCTAssertNotNil(waitForLine(launcher, containing: "step 0/100000 "), "training started")
+        kill(try XCTUnwrap(workerPids(of: launcher)[1]), SIGKILL)
+        XCTAssertEqual(launcher.wait(timeout: 60), 1)
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .failed)
+        XCTAssertEqual(s.error, "worker 1 was killed by signal 9")
+    }
+
+    func testMinWorkersIsRefusedWhereStepsNeedEveryWorker() throws {
+        for (args, message) in [(["--mode", "sync", "--min-workers", "3"], "--min-workers below --workers applies to --mode async only"),
+                                (["--mode", "async", "--min-workers", "5"], "--min-workers must be in 1 ... --workers (got 5 with 4 workers)")] {
+            let r = try run(["run", "--workers", "4", "--steps", "5", "--quiet", "--out", path("refused")] + args)
+            XCTAssertNotEqual(r.code, 0)
+            XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+    }
+}
