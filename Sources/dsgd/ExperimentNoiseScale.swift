@@ -108,14 +108,8 @@ extension DSGD {
             var runs = ExperimentRuns(root: report.runsDirectory)
             let bs = resolvedBatches, factors = resolvedRates
 
-            let probe = job(batch: bs[0], rate: 1, target: 0)
-            let set = try probe.trainingData()
-            let start = try probe.initialParameters()
-            let lambda = Curvature.analyze(model: probe.makeModel(), parameters: start, data: set, seed: seed).summary.lambdaMax
-            guard lambda.isFinite, lambda > 0, let optimum = LeastSquares.parameters(of: set) else {
-                throw CleanFailure("\(data): no least-squares optimum (lambda_max \(lambda))")
-            }
-            let best = LeastSquares.loss(optimum, on: set), initial = LeastSquares.loss(start.map(Double.init), on: set)
+            let problem = try LeastSquaresProblem(job: job(batch: bs[0], rate: 1, target: 0), what: data)
+            let lambda = problem.lambdaMax, best = problem.optimum, initial = problem.initialLoss
             let target = best * (1 + excess)
             // "Near the target": parameters whose loss is within twice the target's excess over E*.
             let near = best * (1 + 2 * excess)

@@ -102,14 +102,8 @@ extension DSGD {
             // Per seed: lambda_max, the optimum, the loss at the start and the target, all of the base set.
             var problems: [RedundancyResults.Problem] = []
             for s in 1...UInt64(seedCount) {
-                let base = job(seed: s, k: 1, batch: nil, rate: 1, target: 0)
-                let set = try base.trainingData()
-                let start = try base.initialParameters()
-                let lambda = Curvature.analyze(model: base.makeModel(), parameters: start, data: set, seed: s).summary.lambdaMax
-                guard lambda.isFinite, lambda > 0, let optimum = LeastSquares.parameters(of: set) else {
-                    throw CleanFailure("\(data) with seed \(s): no least-squares optimum (lambda_max \(lambda))")
-                }
-                let best = LeastSquares.loss(optimum, on: set), initial = LeastSquares.loss(start.map(Double.init), on: set)
+                let problem = try LeastSquaresProblem(job: job(seed: s, k: 1, batch: nil, rate: 1, target: 0), what: "\(data) with seed \(s)")
+                let lambda = problem.lambdaMax, best = problem.optimum, initial = problem.initialLoss
                 let target = best + gap * (initial - best)
                 problems.append(RedundancyResults.Problem(seed: s, lambdaMax: lambda, optimum: best, initialLoss: initial, target: target))
                 experimentProgress(name, "seed \(s): lambda_max \(ExperimentFormat.rate(lambda)), E* \(String(format: "%.6g", best)), E(w0) \(String(format: "%.6g", initial)), target \(String(format: "%.6g", target))")

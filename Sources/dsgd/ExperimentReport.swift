@@ -107,6 +107,13 @@ enum ExperimentFormat {
 
     /// A CSV cell: the shortest decimal of `x`, or empty for nil.
     static func csv(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
+
+    /// The median of `xs` (the mean of the middle two for an even count), nil when empty.
+    static func median(_ xs: [Double]) -> Double? {
+        guard !xs.isEmpty else { return nil }
+        let s = xs.sorted(), n = s.count
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+    }
 }
 
 /// A picture an experiment writes as its SVG: a `PointPlot`, or the loss curves of a `LossPlot`.

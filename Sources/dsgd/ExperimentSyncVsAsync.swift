@@ -144,14 +144,8 @@ extension DSGD {
             let loadBefore = MachineInfo.loadAverage()
             let n = resolvedWorkers
             // lambda_max, the optimum and the loss at the start, in float64.
-            let probe = baseJob(lr: 1)
-            let set = try probe.trainingData()
-            let start = try probe.initialParameters()
-            let lambda = Curvature.analyze(model: probe.makeModel(), parameters: start, data: set, seed: seed).summary.lambdaMax
-            guard lambda.isFinite, lambda > 0, let optimum = LeastSquares.parameters(of: set) else {
-                throw CleanFailure("\(data): no least-squares optimum (lambda_max \(lambda))")
-            }
-            let best = LeastSquares.loss(optimum, on: set), initial = LeastSquares.loss(start.map(Double.init), on: set)
+            let problem = try LeastSquaresProblem(job: baseJob(lr: 1), what: data)
+            let lambda = problem.lambdaMax, best = problem.optimum, initial = problem.initialLoss
             let target = best + gap * (initial - best)
             let base = baseJob(lr: Float(lrFactor / lambda))
             var easgd = base

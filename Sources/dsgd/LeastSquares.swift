@@ -1,3 +1,4 @@
+import DSGDCluster
 import DSGDCore
 
 /// The optimum of `--model linear` on a data set, in float64: the loss
@@ -60,5 +61,28 @@ enum LeastSquares {
             sum += r * r
         }
         return sum / Double(2 * data.examples)
+    }
+}
+
+/// What the experiments on `--model linear` need to know of a job's training set before they run
+/// it: lambda_max at the initial parameters (`Curvature.analyze`), the least-squares optimum E*
+/// and the loss E(w0) at the initial parameters, both in float64.
+struct LeastSquaresProblem {
+    let lambdaMax: Double
+    let optimum: Double
+    let initialLoss: Double
+
+    /// The problem of `job`'s training set and initial parameters.
+    /// - Throws: `CleanFailure` naming `what` when the set has no least-squares optimum.
+    init(job: JobConfig, what: String) throws {
+        let set = try job.trainingData()
+        let start = try job.initialParameters()
+        let lambda = Curvature.analyze(model: job.makeModel(), parameters: start, data: set, seed: job.seed).summary.lambdaMax
+        guard lambda.isFinite, lambda > 0, let p = LeastSquares.parameters(of: set) else {
+            throw CleanFailure("\(what): no least-squares optimum (lambda_max \(lambda))")
+        }
+        lambdaMax = lambda
+        optimum = LeastSquares.loss(p, on: set)
+        initialLoss = LeastSquares.loss(start.map(Double.init), on: set)
     }
 }

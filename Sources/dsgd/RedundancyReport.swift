@@ -37,10 +37,10 @@ struct RedundancyResults: Codable {
         /// Examples to the target of the runs that reached it.
         var examplesReached: [Double] { outcomes.filter(\.reached).map { Double($0.examples) } }
         var allReached: Bool { outcomes.allSatisfy(\.reached) }
-        var medianExamples: Double? { RedundancyResults.median(examplesReached) }
+        var medianExamples: Double? { ExperimentFormat.median(examplesReached) }
         var minExamples: Double? { examplesReached.min() }
         var maxExamples: Double? { examplesReached.max() }
-        var medianSteps: Double? { RedundancyResults.median(outcomes.filter(\.reached).map { Double($0.steps) }) }
+        var medianSteps: Double? { ExperimentFormat.median(outcomes.filter(\.reached).map { Double($0.steps) }) }
 
         enum CodingKeys: String, CodingKey { case batch, outcomes, medianExamples, minExamples, maxExamples, medianSteps, allReached }
 
@@ -103,12 +103,6 @@ struct RedundancyResults: Codable {
         return last / first
     }
 
-    /// The median of `xs` (the mean of the middle two for an even count), nil when empty.
-    static func median(_ xs: [Double]) -> Double? {
-        guard !xs.isEmpty else { return nil }
-        let s = xs.sorted(), n = s.count
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-    }
 }
 
 /// The report of `dsgd experiment redundancy`: the table, results.csv, the plot and report.md.

@@ -29,7 +29,7 @@ struct ScalingResults: Codable {
 
         /// Nil for no values.
         init?(_ xs: [Double]) {
-            guard let m = ScalingResults.median(xs), let lo = xs.min(), let hi = xs.max() else { return nil }
+            guard let m = ExperimentFormat.median(xs), let lo = xs.min(), let hi = xs.max() else { return nil }
             median = m
             min = lo
             max = hi
@@ -113,13 +113,6 @@ struct ScalingResults: Codable {
     var rows: [Row]
     var runs: Int
     var seconds: Double
-
-    /// The median of `xs` (the mean of the middle two for an even count), nil when empty.
-    static func median(_ xs: [Double]) -> Double? {
-        guard !xs.isEmpty else { return nil }
-        let s = xs.sorted(), n = s.count
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-    }
 
     /// `rows` with speedup and efficiency against the 1-worker row of the same mode.
     static func withSpeedups(_ rows: [Row]) -> [Row] {

@@ -142,7 +142,7 @@ final class ExperimentPolicyTests: ClusterTestCase {
         XCTAssertEqual(Double(jobs[0].learningRate), results.learningRate)
         XCTAssertGreaterThan(results.target, results.optimum)
 
-        try checkExperimentReport(out, svg: "sync-vs-async.svg", stdout: r.stdout, csvRows: 6)
+        try checkReport(out, svg: "sync-vs-async.svg", stdout: r.stdout, csvRows: 6)
         // Three panels (time, examples, epochs), each with a curve per run.
         let root = try XCTUnwrap(XMLDocument(contentsOf: URL(fileURLWithPath: out + "/sync-vs-async.svg"), options: []).rootElement())
         let panels = root.descendants("g", class: "panel")
@@ -227,7 +227,7 @@ final class ExperimentPolicyTests: ClusterTestCase {
 
         // report.md: the machine, the table (the stdout one), and the contention note exactly
         // when some row runs more processes than cores.
-        try checkExperimentReport(out, svg: "scaling.svg", stdout: r.stdout, csvRows: rows.count)
+        try checkReport(out, svg: "scaling.svg", stdout: r.stdout, csvRows: rows.count)
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         XCTAssertTrue(report.contains("\(cpus) CPUs"))
         XCTAssertTrue(report.contains("Load average"))
@@ -254,29 +254,5 @@ final class ExperimentPolicyTests: ClusterTestCase {
     func median(_ xs: [Double]) -> Double {
         let s = xs.sorted(), n = s.count
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-    }
-
-    // MARK: - The report directory
-
-    /// report.md holds the command and, verbatim, the table printed on standard output; results.csv
-    /// has a header and `csvRows` rows of as many cells; the SVG parses as XML with an `svg` root.
-    /// (As `ExperimentTests.checkReport`.)
-    func checkExperimentReport(_ out: String, svg: String, stdout: [String], csvRows: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
-        XCTAssertTrue(report.contains("Command: `dsgd experiment "), "report.md names no command", file: file, line: line)
-        let table = stdout.filter { $0.hasPrefix("|") }
-        XCTAssertGreaterThan(table.count, 2, "no table on stdout", file: file, line: line)
-        XCTAssertEqual(table.count, stdout.filter { !$0.isEmpty }.count, "stdout has more than the table", file: file, line: line)
-        let lines = report.components(separatedBy: "\n")
-        let start = try XCTUnwrap(lines.firstIndex(of: table[0]), "report.md lacks the table's header", file: file, line: line)
-        XCTAssertEqual(Array(lines[start..<min(start + table.count, lines.count)]), table, file: file, line: line)
-
-        let csv = try String(contentsOfFile: out + "/results.csv", encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(csv.count, 1 + csvRows, file: file, line: line)
-        let columns = csv.first.map { $0.split(separator: ",", omittingEmptySubsequences: false).count }
-        for row in csv { XCTAssertEqual(row.split(separator: ",", omittingEmptySubsequences: false).count, columns, String(row), file: file, line: line) }
-
-        let doc = try XMLDocument(contentsOf: URL(fileURLWithPath: out + "/" + svg), options: [])
-        XCTAssertEqual(doc.rootElement()?.localName ?? doc.rootElement()?.name, "svg", file: file, line: line)
     }
 }
