@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "dsgd",
             dependencies: [
-                "DSGDCluster", "DSGDCore",
+                "DSGDCluster", "DSGDCore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,13 +2,14 @@ import CZeroMQ
 
 /// The socket types dsgd uses.
 public enum ZMQSocketType: Sendable {
-    case router, dealer, pair
+    case router, dealer, pair, rep
 
     var raw: Int32 {
         switch self {
         case .router: return ZMQ_ROUTER
         case .dealer: return ZMQ_DEALER
         case .pair: return ZMQ_PAIR
+        case .rep: return ZMQ_REP
         }
     }
 }
@@ -40,7 +41,14 @@ public final class ZMQSocket {
 
     // MARK: Options
 
-    private func set(_ option: Int32, _ value: Int32, _ name: String) throws {
+    func set(_ option: Int32, text: String, _ name: String) throws {
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }) == 0 else {
+            throw ZMQError.last("setsockopt \(name)")
+        }
+    }
+
+    func set(_ option: Int32, _ value: Int32, _ name: String) throws {
         var v = value
         guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) == 0 else {
             throw ZMQError.last("setsockopt \(name)")

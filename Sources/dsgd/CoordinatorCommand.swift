@@ -24,16 +24,25 @@ extension DSGD {
         @Flag(help: "Allow --bind on an address other than loopback: dsgd's transport is neither authenticated nor encrypted.")
         var insecure = false
 
+        @Option(help: "CURVE: the coordinator's key file (coordinator.key of `dsgd keygen`); needs --allowed-workers. Every worker must then connect with its own key.")
+        var curveKey: String?
+
+        @Option(help: "CURVE: the allowed-workers file of `dsgd keygen` (one `ID PUBLICKEY` line a worker): a worker id can be claimed only with its key.")
+        var allowedWorkers: String?
+
         @Option(help: .hidden)
         var jobJSON: String?
 
         func validate() throws {
-            try validateEndpoint(bind, insecure: insecure)
+            guard (curveKey == nil) == (allowedWorkers == nil) else {
+                throw ValidationError("--curve-key and --allowed-workers go together (CURVE needs both)")
+            }
+            try validateEndpoint(bind, insecure: insecure || curveKey != nil)
         }
 
         func run() throws {
             TerminationSignal.followLauncher()
-            if jobJSON == nil { warnIfExposed(bind) }
+            if jobJSON == nil, curveKey == nil { warnIfExposed(bind) }
             let given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
             if let problem = given.problems().first { throw ValidationError(problem) }
             let job = try TrainingOptions.resolvingAutoLearningRate(given)
@@ -44,7 +53,13 @@ extension DSGD {
             }
             let coordinator: Coordinator
             do {
-                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory)
+                var security: CoordinatorSecurity?
+                if let curveKey, let allowedWorkers {
+                    try requireCurve()
+                    security = CoordinatorSecurity(keys: try KeyFiles.readKeyPair(curveKey),
+                                                   allowedWorkers: try KeyFiles.readAllowedWorkers(allowedWorkers, workers: job.workers))
+                }
+                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory, security: security)
             } catch {
                 throw CleanFailure("coordinator: \(error)")
             }

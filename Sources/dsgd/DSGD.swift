@@ -14,7 +14,7 @@ struct DSGD: ParsableCommand {
             `dsgd worker` run the two roles by hand, on one machine or several.
             """,
         version: Versions.dsgd,
-        subcommands: [Run.self, CoordinatorCommand.self, WorkerCommand.self, DatasetCommand.self, Bench.self, Analyze.self, Compare.self, ExportCommand.self, Experiment.self],
+        subcommands: [Run.self, CoordinatorCommand.self, WorkerCommand.self, DatasetCommand.self, Bench.self, Analyze.self, Compare.self, ExportCommand.self, Experiment.self, Keygen.self],
         defaultSubcommand: Run.self)
 
     /// Parses, runs, and turns every error into one line on stderr and a non-zero exit.

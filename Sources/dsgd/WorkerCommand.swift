@@ -21,6 +21,12 @@ extension DSGD {
         @Option(parsing: .unconditional, help: "Give up if the coordinator is silent this long during training (seconds).")
         var idleTimeout: Double = 120
 
+        @Option(help: "CURVE: this worker's key file (worker-ID.key of `dsgd keygen`); needs --coordinator-key.")
+        var curveKey: String?
+
+        @Option(help: "CURVE: the coordinator's public key file (coordinator.pub of `dsgd keygen`).")
+        var coordinatorKey: String?
+
         func validate() throws {
             guard id >= 0 else { throw ValidationError("--id must be 0 or more (got \(id))") }
             guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
@@ -28,11 +34,21 @@ extension DSGD {
             guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
                 throw ValidationError("--connect '\(connect)' must start with tcp:// or ipc://")
             }
+            guard (curveKey == nil) == (coordinatorKey == nil) else {
+                throw ValidationError("--curve-key and --coordinator-key go together (CURVE needs both)")
+            }
         }
 
         func run() throws {
             TerminationSignal.followLauncher()
-            let worker = try Worker(options: .init(id: id, connect: connect, connectTimeout: connectTimeout, idleTimeout: idleTimeout))
+            var options = Worker.Options(id: id, connect: connect, connectTimeout: connectTimeout, idleTimeout: idleTimeout)
+            if let curveKey, let coordinatorKey {
+                try requireCurve()
+                do {
+                    options.curve = (try KeyFiles.readPublicKey(coordinatorKey), try KeyFiles.readKeyPair(curveKey))
+                } catch { throw CleanFailure("worker \(id): \(error)") }
+            }
+            let worker = try Worker(options: options)
             let code: Int32
             do {
                 code = try worker.run()

@@ -34,6 +34,11 @@ extension Coordinator {
         let rid = frames[0].bytes
         switch h.type {
         case .hello:
+            // With CURVE the ZAP handler named the connection after its key's worker id.
+            if zap != nil {
+                let owner = frames[1].property("User-Id")
+                guard owner == String(h.workerID) else { throw ProtocolError.keyOfAnotherWorker(claimed: h.workerID, keyOf: owner) }
+            }
             if try members.register(Int(h.workerID), routingID: rid) {
                 log.info("worker \(h.workerID) registered (\(members.registeredCount)/\(job.workers))")
             }

@@ -33,6 +33,8 @@ public final class Coordinator {
 
     let context: ZMQContext
     let socket: ZMQSocket
+    /// With CURVE: the handler that authorizes each handshake and names the worker id of a key.
+    let zap: ZAPHandler?
     let poller: ZMQPoller
     /// Receive slots: routing id, header, payload, and a slot that swallows extra frames.
     let frames = [ZMQMessage(), ZMQMessage(), ZMQMessage(), ZMQMessage()]
@@ -62,8 +64,10 @@ public final class Coordinator {
     var bytesMoved = 0
     var finished: (status: RunStatus, error: String?)?
 
-    /// Prepares a coordinator for `job`, bound to `bind`, writing into `runDirectory`.
-    public init(job: JobConfig, bind: String, runDirectory: RunDirectory) throws {
+    /// Prepares a coordinator for `job`, bound to `bind`, writing into `runDirectory`; with
+    /// `security`, every peer must complete a CURVE handshake with an allowed worker's key, and a
+    /// worker id can be claimed only with that worker's key.
+    public init(job: JobConfig, bind: String, runDirectory: RunDirectory, security: CoordinatorSecurity? = nil) throws {
         self.job = job
         self.runDirectory = runDirectory
         data = try job.dataset.materialize()
@@ -89,6 +93,12 @@ public final class Coordinator {
         // that never reads cannot freeze the loop (answers to bad messages never block at all).
         try socket.setHighWaterMarks(send: Self.highWaterMark, receive: Self.highWaterMark)
         try socket.setSendTimeout(ms: Self.sendTimeoutMs)
+        if let security {
+            zap = try ZAPHandler(context: context, allowed: security.allowedWorkers, log: log)
+            try socket.setCurveServer(secretKey: security.keys.secretKey)
+        } else {
+            zap = nil
+        }
         // Larger messages than any the protocol sends drop the connection instead of filling memory.
         // (--normalize: a STATS answer carries 8 (1 + d + d^2) bytes.)
         let d = data.dimension, stats = job.normalize == .none ? 0 : 8 * (1 + d + d * d)
@@ -297,8 +307,10 @@ public final class Coordinator {
         stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue),
                     wait: status == .interrupted ? 0.5 : 3)
         recorder.finishEvaluation()
-        let summary = recorder.summary(status: status, error: error, version: store.version, rejected: rejected,
+        zap?.stop()
+        var summary = recorder.summary(status: status, error: error, version: store.version, rejected: rejected,
                                        members: members, bytesMoved: bytesMoved, onlineLambdaMax: onlineLambdaMax)
+        if let zap { summary.deniedHandshakes = zap.denied }
         do {
             try runDirectory.writeParams(ParamsFile(model: job.model, step: store.version, shapes: model.shapes, values: store.values))
             try runDirectory.writeSummary(summary)

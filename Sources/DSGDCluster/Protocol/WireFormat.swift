@@ -174,6 +174,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case unexpectedPresentation(worker: UInt32, got: UInt64, expected: UInt64)
     case wrongExampleCount(worker: UInt32, got: UInt32, expected: Int)
     case deadWorker(UInt32)
+    case keyOfAnotherWorker(claimed: UInt32, keyOf: String?)
 
     public var description: String {
         switch self {
@@ -203,6 +204,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) sent a difference quotient for presentation \(got) but was asked about presentation \(expected)"
         case .wrongExampleCount(let w, let got, let expected):
             return "worker \(w) built \(got) examples, but the job's data set has \(expected) (a different dsgd build or data?)"
+        case .keyOfAnotherWorker(let w, let owner):
+            return "HELLO claims worker \(w), but this connection's CURVE key is \(owner.map { "worker \($0)'s" } ?? "no worker's")"
         case .deadWorker(let w):
             return "worker \(w) was declared dead (silent past --worker-timeout); the run goes on without it"
         }

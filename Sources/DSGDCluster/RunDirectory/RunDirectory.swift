@@ -77,6 +77,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var droppedGradients: Int?
     public var delay: Int?
     public var lrStaleness: String?
+    /// With CURVE: handshakes denied (keys not in the allowed workers).
+    public var deniedHandshakes: Int?
     /// `--max-staleness` (async): the limit; its drops are `dropped_gradients`.
     public var maxStaleness: Int?
     /// `--min-workers` (async), and the workers declared dead, in the order they were.

@@ -16,6 +16,8 @@ public final class Worker {
         public var connectTimeout: Double
         /// Give up if the coordinator is silent this long during training (seconds).
         public var idleTimeout: Double
+        /// CURVE: the coordinator's public key and this worker's key pair (nil: plain TCP/IPC).
+        public var curve: (coordinatorKey: String, keys: CurveKeyPair)?
 
         public init(id: Int, connect: String, connectTimeout: Double = 10, idleTimeout: Double = 120) {
             self.id = id
@@ -62,6 +64,7 @@ public final class Worker {
         socket = try ZMQSocket(context, .dealer, lingerMs: 200)
         try socket.setRoutingID(Array("w\(options.id)".utf8))
         poller = ZMQPoller([socket])
+        if let curve = options.curve { try socket.setCurveClient(serverKey: curve.coordinatorKey, keys: curve.keys) }
     }
 
     deinit {
