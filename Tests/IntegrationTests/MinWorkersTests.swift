@@ -4,7 +4,9 @@ import XCTest
 
 /// `--min-workers M` (async): a worker killed mid-run is declared dead once silent past
 /// `--worker-timeout`, logged by id and recorded (`dead_workers` in metrics and summary), and the
-/// others finish the run and reach its target; at M = N the same death fails the run, as before.
+/// others finish the run and bring the loss below 0.30 (where an undisturbed run ends); at M = N
+/// the same death fails the run, as before. The run is a fixed 20,000 updates (several seconds),
+/// not a target, so that it lasts past the 1 s timeout on any machine.
 final class MinWorkersTests: ClusterTestCase {
     func workerPids(of launcher: ChildProcess) -> [Int: Int32] {
         var byID: [Int: Int32] = [:]
@@ -17,20 +19,21 @@ final class MinWorkersTests: ClusterTestCase {
         return byID
     }
 
-    let job = ["run", "--workers", "4", "--mode", "async", "--lr", "0.5", "--lr-scaling", "linear", "--steps", "100000",
-               "--target-loss", "0.2935", "--eval-every", "200", "--worker-timeout", "2"]
+    let job = ["run", "--workers", "4", "--mode", "async", "--lr", "0.5", "--lr-scaling", "linear", "--steps", "20000",
+               "--eval-every", "500", "--worker-timeout", "1"]
 
     func testAsyncGoesOnWithoutAKilledWorker() throws {
         let out = path("survivors")
         let launcher = try start(job + ["--min-workers", "3", "--out", out])
-        XCTAssertNotNil(waitForLine(launcher, containing: "step 0/100000 "), "training started")
+        XCTAssertNotNil(waitForLine(launcher, containing: "step 0/20000 "), "training started")
         let pids = workerPids(of: launcher)
         XCTAssertEqual(pids.count, 4)
         kill(try XCTUnwrap(pids[2]), SIGKILL)
         XCTAssertEqual(launcher.wait(timeout: 90), 0, "the run completes without worker 2")
         let s = try summary(out)
         XCTAssertEqual(s.status, .completed)
-        XCTAssertNotNil(s.timeToTarget, "the target is reached")
+        XCTAssertEqual(s.steps, 20000)
+        XCTAssertLessThan(try XCTUnwrap(s.finalLoss), 0.30, "the survivors train on")
         XCTAssertEqual(s.minWorkers, 3)
         XCTAssertEqual(s.deadWorkers, [2])
         let counts = try metrics(out).compactMap(\.deadWorkers)
@@ -39,13 +42,13 @@ final class MinWorkersTests: ClusterTestCase {
         let minibatches = try XCTUnwrap(s.workerMinibatches)
         XCTAssertLessThan(minibatches[2], minibatches.enumerated().filter { $0.offset != 2 }.map(\.element).min()!, "worker 2 stopped early")
         let log = try String(contentsOfFile: path(try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("dsgd-") })), encoding: .utf8)
-        XCTAssertTrue(log.contains("worker 2 declared dead: no gradient for 2.0 s; going on with 3 of 4 workers (--min-workers 3)"), log)
+        XCTAssertTrue(log.contains("worker 2 declared dead: no gradient for 1.0 s; going on with 3 of 4 workers (--min-workers 3)"), log)
     }
 
     func testWithoutSparesADeadWorkerFailsTheRun() throws {
         let out = path("no-spares")
         let launcher = try start(job + ["--min-workers", "4", "--out", out])
-        XCTAssertNotNil(waitForLine(launcher, containing: "step 0/100000 "), "training started")
+        XCTAssertNotNil(waitForLine(launcher, containing: "step 0/20000 "), "training started")
         kill(try XCTUnwrap(workerPids(of: launcher)[1]), SIGKILL)
         XCTAssertEqual(launcher.wait(timeout: 60), 1)
         let s = try summary(out)
