@@ -311,6 +311,8 @@ public final class Coordinator {
         var summary = recorder.summary(status: status, error: error, version: store.version, rejected: rejected,
                                        members: members, bytesMoved: bytesMoved, onlineLambdaMax: onlineLambdaMax)
         if let zap { summary.deniedHandshakes = zap.denied }
+        var usage = rusage()
+        if getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 { summary.peakRssBytes = Int(usage.ru_maxrss) * 1024 }
         do {
             try runDirectory.writeParams(ParamsFile(model: job.model, step: store.version, shapes: model.shapes, values: store.values))
             try runDirectory.writeSummary(summary)

@@ -77,6 +77,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var droppedGradients: Int?
     public var delay: Int?
     public var lrStaleness: String?
+    /// The coordinator's peak resident set size (bytes, `getrusage` ru_maxrss) at the end.
+    public var peakRssBytes: Int?
     /// With CURVE: handshakes denied (keys not in the allowed workers).
     public var deniedHandshakes: Int?
     /// `--max-staleness` (async): the limit; its drops are `dropped_gradients`.
