@@ -47,6 +47,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "async: go on while at least this many workers live; a worker silent past --worker-timeout is then declared dead instead of failing the run (default: --workers).")
     var minWorkers: Int?
 
+    @Option(parsing: .unconditional, help: "async: drop (count, do not apply) a gradient whose L2 norm is above this or not finite; its worker gets the current parameters (default: apply every gradient; a non-finite one fails the run).")
+    var maxGradientNorm: Double?
+
     @Option(parsing: .unconditional, help: "async: drop (count, do not apply) a gradient more than this many versions stale; its worker gets the current parameters (default: apply every gradient).")
     var maxStaleness: Int?
 
@@ -157,6 +160,7 @@ struct TrainingOptions: ParsableArguments {
         j.delay = delay
         j.maxStaleness = maxStaleness
         j.minWorkers = minWorkers
+        j.maxGradientNorm = maxGradientNorm
         j.lrStaleness = lrStaleness
         j.syncEvery = syncEvery
         j.rho = rho

@@ -270,6 +270,19 @@ public final class Coordinator {
         noise.add(n: store.partRange(j).count)
     }
 
+    /// For a policy (`--max-gradient-norm`): the L2 norm of worker `k`'s complete gradient, held
+    /// in the inbox (float64 sum of squares; NaN or infinity when the gradient holds one).
+    func gradientNorm(of k: Int) -> Double {
+        var sum = 0.0
+        for j in 0..<store.parts {
+            let p = inbox.pointer(k, part: j).assumingMemoryBound(to: Float.self)
+            var part: Float = 0
+            for i in 0..<store.partRange(j).count { part += p[i] * p[i] }
+            sum += Double(part)
+        }
+        return sum.squareRoot()
+    }
+
     /// For a policy: makes the pending update current, records it (`staleness` for an update of
     /// one gradient), evaluates when due, and ends the run at a limit, the target or divergence.
     /// At a limit, the last point's result is waited for, so that a diverged last point fails

@@ -201,7 +201,7 @@ final class Recorder {
             point.leadMax = windowLead
             windowLead = 0
         }
-        if job.backupWorkers > 0 || job.maxStaleness != nil {
+        if job.backupWorkers > 0 || job.maxStaleness != nil || job.maxGradientNorm != nil {
             point.dropped = windowDropped
             windowDropped = 0
         }
@@ -373,6 +373,10 @@ final class Recorder {
         }
         if let m = job.maxStaleness {
             s.maxStaleness = m
+            s.droppedGradients = dropped
+        }
+        if let g = job.maxGradientNorm {
+            s.maxGradientNorm = g
             s.droppedGradients = dropped
         }
         return s

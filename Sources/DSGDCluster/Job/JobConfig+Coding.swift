@@ -9,7 +9,7 @@ extension JobConfig {
         case layerNorm, onlineCurvature, curvaturePerturbation, curvatureSmoothing
         case initialization = "init"
         case lrScaling, staleness, backupWorkers, delay, lrStaleness, syncEvery, rho
-        case evaluation, noiseScale, maxStaleness, minWorkers
+        case evaluation, noiseScale, maxStaleness, minWorkers, maxGradientNorm
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -53,11 +53,12 @@ extension JobConfig {
         try c.encode(noiseScale, forKey: .noiseScale)
         try c.encode(maxStaleness, forKey: .maxStaleness)
         try c.encode(minWorkers, forKey: .minWorkers)
+        try c.encode(maxGradientNorm, forKey: .maxGradientNorm)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
     /// `online_curvature` settings, `init`, `lr_scaling` and the policy options (`staleness`,
-    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation`, `noise_scale`, `max_staleness` and `min_workers` take their defaults when absent
+    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation`, `noise_scale`, `max_staleness`, `min_workers` and `max_gradient_norm` take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -100,6 +101,7 @@ extension JobConfig {
         noiseScale = try c.decodeIfPresent(Bool.self, forKey: .noiseScale) ?? false
         maxStaleness = try c.decodeIfPresent(Int.self, forKey: .maxStaleness)
         minWorkers = try c.decodeIfPresent(Int.self, forKey: .minWorkers)
+        maxGradientNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradientNorm)
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

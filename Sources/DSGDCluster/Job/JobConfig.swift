@@ -142,6 +142,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// `workerTimeout` is declared dead while at least this many remain (`--min-workers`; nil:
     /// all of them, so any silent worker fails the run).
     public var minWorkers: Int? = nil
+    /// `async`: a gradient whose L2 norm is above this, or not finite, is dropped, not applied
+    /// (`--max-gradient-norm`; nil: every gradient is applied, and a non-finite one fails the run).
+    public var maxGradientNorm: Double? = nil
     /// `async`: a gradient of staleness above this is dropped, not applied (`--max-staleness`;
     /// nil: every gradient is applied).
     public var maxStaleness: Int? = nil
@@ -339,6 +342,10 @@ public struct JobConfig: Codable, Equatable, Sendable {
             if m < workers, mode != .async {
                 p.append("--min-workers below --workers applies to --mode async only (got \(mode.rawValue): its steps need every worker)")
             }
+        }
+        if let g = maxGradientNorm {
+            if !(g.isFinite && g > 0) { p.append("--max-gradient-norm must be a positive finite number (got \(g))") }
+            if mode != .async { p.append("--max-gradient-norm applies to --mode async only (got \(mode.rawValue))") }
         }
         if let m = maxStaleness {
             if m < 0 { p.append("--max-staleness must be 0 or more (got \(m))") }

@@ -7,12 +7,14 @@
 /// have been applied (`w_t+1 = w_t - lr g(w_max(0, t-d))`). With `--lr-staleness inverse` an
 /// update of staleness tau >= 1 applies `lr / tau`. With `--max-staleness m` a gradient of
 /// staleness above m is dropped (counted in `dropped`, never applied) and its sender gets the
-/// current parameters.
+/// current parameters; so is, with `--max-gradient-norm g`, a gradient whose L2 norm is above g or
+/// not finite.
 final class AsyncPolicy: UpdatePolicy {
     let examplesPerUpdate: Int
     let delay: Int
     let inverseStaleness: Bool
     let maxStaleness: Int?
+    let maxGradientNorm: Double?
     private var one = [0]
 
     init(job: JobConfig) {
@@ -20,6 +22,7 @@ final class AsyncPolicy: UpdatePolicy {
         delay = job.delay
         inverseStaleness = job.lrStaleness == .inverse
         maxStaleness = job.maxStaleness
+        maxGradientNorm = job.maxGradientNorm
     }
 
     func start(_ c: Coordinator) throws {
@@ -28,13 +31,18 @@ final class AsyncPolicy: UpdatePolicy {
 
     func received(part: Int, last: Bool, from k: Int, computedOn: Int, _ c: Coordinator) throws {
         guard last else { return }
-        if let limit = maxStaleness, c.store.version - computedOn > limit {
-            c.inbox.reset(k)
-            c.recorder.recordDropped()
-            return try release(k, c)
-        }
+        if let limit = maxStaleness, c.store.version - computedOn > limit { return try drop(k, c) }
+        if let limit = maxGradientNorm, !(c.gradientNorm(of: k) <= limit) { return try drop(k, c) }
         try apply(from: k, computedOn: computedOn, c)
         if c.finished == nil { try release(k, c) }
+    }
+
+    /// Drops worker `k`'s gradient unapplied (counted in `dropped`) and sends it the current
+    /// parameters.
+    private func drop(_ k: Int, _ c: Coordinator) throws {
+        c.inbox.reset(k)
+        c.recorder.recordDropped()
+        try release(k, c)
     }
 
     /// Applies worker `k`'s complete gradient on its own; false if the run ended on it.

@@ -83,6 +83,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var deniedHandshakes: Int?
     /// `--max-staleness` (async): the limit; its drops are `dropped_gradients`.
     public var maxStaleness: Int?
+    /// `--max-gradient-norm` (async): the limit; its drops are `dropped_gradients`.
+    public var maxGradientNorm: Double?
     /// `--min-workers` (async), and the workers declared dead, in the order they were.
     public var minWorkers: Int?
     public var deadWorkers: [Int]?
