@@ -74,6 +74,13 @@ public final class ZMQSocket {
         try set(ZMQ_RCVHWM, receive, "ZMQ_RCVHWM")
     }
 
+    /// `ZMQ_RECONNECT_IVL` and `ZMQ_RECONNECT_IVL_MAX`: after a lost connection libzmq retries
+    /// after `initialMs`, doubling the wait each time up to `maximumMs`.
+    public func setReconnectBackoff(initialMs: Int32, maximumMs: Int32) throws {
+        try set(ZMQ_RECONNECT_IVL, initialMs, "ZMQ_RECONNECT_IVL")
+        try set(ZMQ_RECONNECT_IVL_MAX, maximumMs, "ZMQ_RECONNECT_IVL_MAX")
+    }
+
     /// `ZMQ_SNDTIMEO`: a blocking send gives up with `EAGAIN` after this many milliseconds (−1:
     /// waits for ever).
     public func setSendTimeout(ms: Int32) throws { try set(ZMQ_SNDTIMEO, ms, "ZMQ_SNDTIMEO") }

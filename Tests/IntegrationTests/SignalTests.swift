@@ -94,3 +94,22 @@ final class SignalTests: ClusterTestCase {
         XCTAssertTrue(lines.first?.contains("no answer from a coordinator") == true, r.stderr)
     }
 }
+
+/// A worker whose coordinator vanishes mid-run (SIGKILL) gives up after `--idle-timeout` with one
+/// line naming the coordinator, instead of waiting for ever.
+final class VanishedCoordinatorTests: ClusterTestCase {
+    func testAWorkerGivesUpOnAVanishedCoordinatorAfterItsIdleTimeout() throws {
+        let (c, endpoint) = try startCoordinator(["--workers", "1", "--epochs", "100000", "--eval-every", "50"], out: path("vanishing"))
+        let w = try start(["worker", "--connect", endpoint, "--id", "0", "--idle-timeout", "2"], name: "worker")
+        XCTAssertNotNil(waitForLine(c, containing: "step 0 "), "training started")
+        kill(c.pid, SIGKILL)
+        let killedAt = Date()
+        XCTAssertEqual(w.wait(timeout: 20), 1, "the worker gives up")
+        let waited = Date().timeIntervalSince(killedAt)
+        XCTAssertGreaterThanOrEqual(waited, 1.5)
+        XCTAssertLessThan(waited, 6, "after about --idle-timeout 2 s")
+        let log = try String(contentsOfFile: path(try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("worker-") })), encoding: .utf8)
+        XCTAssertTrue(log.contains("the coordinator at \(endpoint) has been silent for 2.0 s"), log)
+        XCTAssertEqual(log.split(separator: "\n").filter { $0.contains("error") }.count, 1, log)
+    }
+}

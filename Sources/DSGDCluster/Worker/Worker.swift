@@ -63,6 +63,9 @@ public final class Worker {
         context = try ZMQContext()
         socket = try ZMQSocket(context, .dealer, lingerMs: 200)
         try socket.setRoutingID(Array("w\(options.id)".utf8))
+        // A lost coordinator is retried after 100 ms, then 200, 400, ... up to 5 s; the worker
+        // gives up after --connect-timeout (never answered) or --idle-timeout (went silent).
+        try socket.setReconnectBackoff(initialMs: 100, maximumMs: 5000)
         poller = ZMQPoller([socket])
         if let curve = options.curve { try socket.setCurveClient(serverKey: curve.coordinatorKey, keys: curve.keys) }
     }
