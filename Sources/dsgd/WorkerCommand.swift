@@ -21,6 +21,9 @@ extension DSGD {
         @Option(parsing: .unconditional, help: "Give up if the coordinator is silent this long during training (seconds).")
         var idleTimeout: Double = 120
 
+        @Option(help: "Also write this worker's diagnostic lines to FILE (appended; `dsgd run` gives each worker RUN_DIR/worker-ID.log).")
+        var log: String?
+
         @Option(help: "CURVE: this worker's key file (worker-ID.key of `dsgd keygen`); needs --coordinator-key.")
         var curveKey: String?
 
@@ -41,6 +44,9 @@ extension DSGD {
 
         func run() throws {
             TerminationSignal.followLauncher()
+            if let log {
+                do { try Log.copyDiagnostics(to: log) } catch { throw CleanFailure("worker \(id): \(error)") }
+            }
             var options = Worker.Options(id: id, connect: connect, connectTimeout: connectTimeout, idleTimeout: idleTimeout)
             if let curveKey, let coordinatorKey {
                 try requireCurve()

@@ -38,6 +38,11 @@ final class RunDirectoryTests: ClusterTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/curvature.jsonl"), "no stale curvature.jsonl")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/.summary.json.nosync1a2b"), "no temporary file left")
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/notes.txt"), "other files are left alone")
+        // Each worker's log is in the run directory, of this run only (the first run's lines are gone).
+        for k in 0..<2 {
+            let log = try String(contentsOfFile: out + "/worker-\(k).log", encoding: .utf8)
+            XCTAssertEqual(log.components(separatedBy: "dsgd worker \(k): coordinator says stop: training completed (20 minibatches computed)").count - 1, 1, log)
+        }
     }
 
     func testEmptyAndFilePathsAreRefused() throws {

@@ -77,7 +77,8 @@ public final class Launcher {
                 do {
                     workers.append(try ChildProcess(
                         name: "worker \(k)", executable: executable,
-                        arguments: ["worker", "--connect", endpoint, "--id", String(k)], environment: env))
+                        arguments: ["worker", "--connect", endpoint, "--id", String(k),
+                                    "--log", options.runDirectory + "/worker-\(k).log"], environment: env))
                 } catch {
                     failure = "cannot start worker \(k): \(error)"
                     break

@@ -10,11 +10,27 @@ public struct Log: Sendable {
     public let role: String
     public init(role: String) { self.role = role }
 
-    /// A diagnostic line on standard error.
-    public func info(_ message: String) { writeLine("dsgd \(role): \(message)", to: 2) }
+    /// A diagnostic line on standard error (and in the log file, if one is open).
+    public func info(_ message: String) { Self.diagnostic("dsgd \(role): \(message)") }
 
-    /// An error line on standard error.
-    public func error(_ message: String) { writeLine("dsgd \(role): error: \(message)", to: 2) }
+    /// An error line on standard error (and in the log file, if one is open).
+    public func error(_ message: String) { Self.diagnostic("dsgd \(role): error: \(message)") }
+
+    /// The file every diagnostic line of this process is copied to (`dsgd worker --log`), or -1.
+    nonisolated(unsafe) private static var file: Int32 = -1
+
+    /// Copies this process's diagnostic lines to `path` from now on (created, or appended to).
+    /// - Throws: `RunDirectoryError` when the file cannot be opened.
+    public static func copyDiagnostics(to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunDirectoryError("cannot open the log file \(path): \(String(cString: strerror(errno)))") }
+        file = fd
+    }
+
+    private static func diagnostic(_ line: String) {
+        writeLine(line, to: 2)
+        if file >= 0 { writeLine(line, to: file) }
+    }
 
     /// A line on standard output, flushed at once (progress and readiness lines are read by others).
     public func out(_ message: String) { writeLine(message, to: 1) }

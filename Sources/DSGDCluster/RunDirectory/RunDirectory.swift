@@ -139,8 +139,9 @@ public final class RunDirectory {
     public static let runFiles = ["config.json", "metrics.jsonl", "summary.json", "params.json", "curvature.jsonl"]
 
     /// Creates (or uses, if empty of run files) `path` for a new run. A directory that already
-    /// holds a run is refused, unless `overwrite`: then its run files and any temporary files of
-    /// interrupted writes (`.*.nosync*`, `*.tmp`) are removed first, so nothing of the old run can
+    /// holds a run is refused, unless `overwrite`: then its run files, its workers' logs
+    /// (`worker-ID.log`) and any temporary files of interrupted writes (`.*.nosync*`, `*.tmp`) are
+    /// removed first, so nothing of the old run can
     /// be read as the new one's.
     /// - Throws: `RunDirectoryError` for an empty path, a path that is a file, or a directory
     ///   holding a run without `overwrite`.
@@ -160,7 +161,7 @@ public final class RunDirectory {
                 }
             }
             if overwrite {
-                for name in names where runFiles.contains(name) || name.contains(".nosync") || name.hasSuffix(".tmp") {
+                for name in names where runFiles.contains(name) || Self.isWorkerLog(name) || name.contains(".nosync") || name.hasSuffix(".tmp") {
                     do { try fm.removeItem(atPath: path + "/" + name) } catch {
                         throw RunDirectoryError("--overwrite: cannot remove \(path)/\(name): \(error.localizedDescription)")
                     }
@@ -168,6 +169,11 @@ public final class RunDirectory {
             }
         }
         return try RunDirectory(path: path)
+    }
+
+    /// Whether `name` is a worker's log of `dsgd run` (`worker-ID.log`).
+    static func isWorkerLog(_ name: String) -> Bool {
+        name.hasPrefix("worker-") && name.hasSuffix(".log") && Int(name.dropFirst(7).dropLast(4)) != nil
     }
 
     /// A new directory name under `root`: `<root>/<UTC yyyyMMdd-HHmmss>-<mode>-<pid>`.
