@@ -12,7 +12,7 @@ extension DSGD {
                 time / updates / examples to a target loss, updates/s, staleness (async) and bytes moved. \
                 Settings every run shares (model, data, lr, batch, seed) are printed above the table; \
                 ones that differ get a column. The plot (SVG, and PNG with --png) shows the training \
-                loss against wall time, examples and epochs, one colour per run.
+                loss against training time, examples and epochs, one colour per run.
                 """)
 
         enum Format: String, ExpressibleByArgument, CaseIterable {

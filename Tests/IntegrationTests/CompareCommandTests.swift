@@ -165,14 +165,14 @@ final class CompareCommandTests: ClusterTestCase {
                 XCTAssertEqual(xs, xs.sorted())
             }
             let texts = panel.descendants("text").compactMap(\.stringValue)
-            XCTAssertTrue(texts.contains(["time": "wall time (s)", "examples": "examples applied", "epochs": "epochs"][panel.attr("data-x") ?? ""] ?? "?"), "\(texts)")
+            XCTAssertTrue(texts.contains(["time": "training time (s)", "examples": "examples applied", "epochs": "epochs"][panel.attr("data-x") ?? ""] ?? "?"), "\(texts)")
         }
         let legend = root.descendants("g", class: "legend").flatMap { $0.descendants("text") }.compactMap(\.stringValue)
         XCTAssertEqual(legend.count, names.count)
         for name in names { XCTAssertTrue(legend.contains { $0.hasPrefix(name + "(") || $0 == name }, "legend \(legend) lacks \(name)") }
         let labels = root.descendants("text", class: "axis-label").compactMap(\.stringValue)
         XCTAssertTrue(labels.contains("training loss (log scale)"), "\(labels)")
-        XCTAssertEqual(labels.filter { $0 == "wall time (s)" || $0 == "examples applied" || $0 == "epochs" }.count, 3)
+        XCTAssertEqual(labels.filter { $0 == "training time (s)" || $0 == "examples applied" || $0 == "epochs" }.count, 3)
     }
 
     /// The y axis: log ticks are powers of ten or 1-2-5 / 1..9 steps, --linear-y says so, and

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The picture of `dsgd compare`: the training loss of several runs against wall time, examples
+/// The picture of `dsgd compare`: the training loss of several runs against training time (the
+/// training clock of metrics.jsonl: evaluation pauses excluded), examples
 /// and epochs, three panels side by side, one colour per run, written as a standalone SVG by hand.
 ///
 /// The SVG has one `<g class="panel">` per x quantity, each with one `<path class="series">` per
@@ -14,7 +15,7 @@ public struct LossPlot: SVGWriting {
         /// The axis label.
         public var label: String {
             switch self {
-            case .time: return "wall time (s)"
+            case .time: return "training time (s)"
             case .examples: return "examples applied"
             case .epochs: return "epochs"
             }
@@ -23,7 +24,7 @@ public struct LossPlot: SVGWriting {
         /// The panel's title.
         public var title: String {
             switch self {
-            case .time: return "against wall time"
+            case .time: return "against training time"
             case .examples: return "against examples"
             case .epochs: return "against epochs"
             }
