@@ -15,7 +15,7 @@ public struct CurveKeyPair: Sendable, Equatable {
     public static func generate() throws -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw ZMQError.last("zmq_curve_keypair") }
-        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+        return CurveKeyPair(publicKey: text(pub), secretKey: text(sec))
     }
 
     /// Whether this libzmq was built with CURVE (libsodium).
@@ -33,8 +33,13 @@ public struct CurveKeyPair: Sendable, Equatable {
         guard binary.count == 32 else { return nil }
         var out = [CChar](repeating: 0, count: 41)
         guard zmq_z85_encode(&out, binary.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) != nil else { return nil }
-        return String(cString: out)
+        return text(out)
     }
+}
+
+/// The text of a NUL-terminated C string buffer.
+private func text(_ chars: [CChar]) -> String {
+    String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 extension ZMQSocket {
