@@ -64,4 +64,33 @@ final class MinWorkersTests: ClusterTestCase {
             XCTAssertTrue(r.stderr.contains(message), r.stderr)
         }
     }
+
+    /// A worker declared dead comes back (a restarted process with the same id): it takes its
+    /// slot again, gets its shard and the current parameters once READY, computes until the end,
+    /// and is stopped cleanly with the others.
+    func testADeadWorkerRestartedWithItsIDRejoins() throws {
+        let out = path("rejoin")
+        let (c, endpoint) = try startCoordinator(["--workers", "3", "--mode", "async", "--lr", "0.5", "--lr-scaling", "linear",
+                                                  "--steps", "40000", "--eval-every", "1000", "--worker-timeout", "1", "--min-workers", "2"], out: out)
+        let first = try (0..<3).map { try startWorker($0, endpoint: endpoint) }
+        XCTAssertNotNil(waitForLine(c, containing: "step 0/40000 "), "training started")
+        kill(first[1].pid, SIGKILL)
+        let logName = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("coordinator-") })
+        func log() -> String { (try? String(contentsOfFile: path(logName), encoding: .utf8)) ?? "" }
+        let deadline = Date().addingTimeInterval(30)
+        while !log().contains("worker 1 declared dead"), Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(log().contains("worker 1 declared dead"), log())
+        let again = try start(["worker", "--connect", endpoint, "--id", "1"], name: "worker1-again")
+        XCTAssertEqual(c.wait(timeout: 120), 0, "the run completes")
+        XCTAssertEqual(again.wait(timeout: 10), 0, "the rejoined worker is stopped cleanly")
+        for k in [0, 2] { XCTAssertEqual(first[k].wait(timeout: 10), 0) }
+        XCTAssertTrue(log().contains("worker 1 rejoined (3 of 3 workers live)"), log())
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .completed)
+        XCTAssertEqual(s.deadWorkers, [1])
+        XCTAssertEqual(s.rejoinedWorkers, [1])
+        let againLog = try String(contentsOfFile: path(try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("worker1-again") })), encoding: .utf8)
+        let computed = minibatchesComputed(in: againLog)[1] ?? 0
+        XCTAssertGreaterThan(computed, 0, "the rejoined worker computed: \(againLog)")
+    }
 }

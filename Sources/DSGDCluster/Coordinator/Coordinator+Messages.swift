@@ -39,7 +39,15 @@ extension Coordinator {
                 let owner = frames[1].property("User-Id")
                 guard owner == String(h.workerID) else { throw ProtocolError.keyOfAnotherWorker(claimed: h.workerID, keyOf: owner) }
             }
-            if try members.register(Int(h.workerID), routingID: rid) {
+            if members.isDead(Int(h.workerID)), !members.routingIDs.enumerated().contains(where: { k, id in
+                k != Int(h.workerID) && id.map { sameBytes($0, rid) } == true
+            }) {
+                // A restarted worker takes its slot back (--min-workers); it gets the current
+                // parameters once it is READY.
+                members.rejoin(Int(h.workerID), routingID: rid)
+                log.info("worker \(h.workerID) rejoined (\(members.liveCount) of \(job.workers) workers live)")
+                recorder.recordRejoin(Int(h.workerID))
+            } else if try members.register(Int(h.workerID), routingID: rid) {
                 log.info("worker \(h.workerID) registered (\(members.registeredCount)/\(job.workers))")
             }
             try send(.welcome, to: Int(h.workerID), payload: Array(welcome))
@@ -50,6 +58,12 @@ extension Coordinator {
                 throw ProtocolError.wrongExampleCount(worker: h.workerID, got: h.count, expected: data.examples)
             }
             members.ready[k] = true
+            // A worker that rejoined a running job: its shard of this epoch from the start, and
+            // the current parameters.
+            if recorder.trainingStarted, finished == nil {
+                try sendShard(to: k)
+                try sendParams(to: k)
+            }
         case .gradient:
             try handleGradient(h, from: try members.registeredWorker(h, routingID: rid))
         case .stats:

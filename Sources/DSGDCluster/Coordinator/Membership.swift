@@ -51,6 +51,20 @@ final class Membership {
         outstanding[k] = false
     }
 
+    /// Whether worker `k` has been declared dead.
+    func isDead(_ k: Int) -> Bool { k >= 0 && k < count && dead[k] }
+
+    /// Worker `k`, declared dead, registers again from `routingID` (a restarted process): it is
+    /// live again, owes nothing, has not said READY, and starts its shard from the beginning.
+    func rejoin(_ k: Int, routingID: UnsafeRawBufferPointer) {
+        routingIDs[k] = Array(routingID)
+        dead[k] = false
+        ready[k] = false
+        outstanding[k] = false
+        byeReceived[k] = false
+        batchesDone[k] = 0
+    }
+
     /// Workers that have not registered yet.
     var missing: [Int] { routingIDs.indices.filter { routingIDs[$0] == nil } }
     var registeredCount: Int { count - missing.count }

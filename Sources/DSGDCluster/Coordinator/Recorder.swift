@@ -35,8 +35,9 @@ final class Recorder {
     /// SSP: the largest lead of a released worker over the slowest (clock - min clock).
     private var windowLead = 0
     private(set) var leadMax = 0
-    /// Workers declared dead, in the order they were.
+    /// Workers declared dead, and workers that rejoined, in the order they did.
     private(set) var deadWorkers: [Int] = []
+    private(set) var rejoinedWorkers: [Int] = []
 
     private var lastEvaluatedVersion = -1
     private(set) var lastLoss = Double.nan
@@ -113,6 +114,11 @@ final class Recorder {
     /// Records that worker `k` was declared dead (`--min-workers`).
     func recordDeath(_ k: Int) {
         deadWorkers.append(k)
+    }
+
+    /// Records that worker `k` rejoined after it was declared dead.
+    func recordRejoin(_ k: Int) {
+        rejoinedWorkers.append(k)
     }
 
     /// SSP: records that a worker was released `lead` clocks ahead of the slowest worker.
@@ -370,6 +376,7 @@ final class Recorder {
         if let m = job.minWorkers {
             s.minWorkers = m
             s.deadWorkers = deadWorkers
+            s.rejoinedWorkers = rejoinedWorkers
         }
         if let m = job.maxStaleness {
             s.maxStaleness = m

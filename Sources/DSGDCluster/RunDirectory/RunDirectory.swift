@@ -88,6 +88,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     /// `--min-workers` (async), and the workers declared dead, in the order they were.
     public var minWorkers: Int?
     public var deadWorkers: [Int]?
+    /// `--min-workers`: workers that registered again after they were declared dead.
+    public var rejoinedWorkers: [Int]?
     /// `--evaluation`: `background` or `inline`.
     public var evaluation: String?
     /// `--noise-scale`: B_simple over the whole run (sums of both estimates over every step).
