@@ -141,3 +141,18 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def require_gloo(prog, baseline, exit_code):
+    """Import torch with its torch.distributed gloo backend, or die with one line (`exit_code`
+    when torch is missing); keep gloo on loopback unless GLOO_SOCKET_IFNAME is set. Returns torch."""
+    try:
+        import torch
+        import torch.distributed as dist
+    except ImportError as e:
+        die(prog, f"PyTorch is not installed ({e}); install torch to run the {baseline} baseline", exit_code)
+    if not dist.is_available() or not dist.is_gloo_available():
+        die(prog, "this torch build has no torch.distributed gloo backend")
+    if "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    return torch

@@ -275,20 +275,12 @@ def run_once(mp, world, repeat, npy_path, args, torch_version, attempts=1):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        import torch
-        import torch.distributed as dist
-    except ImportError as e:
-        benchlib.die(PROG, f"PyTorch is not installed ({e}); install torch to run the DDP baseline", EXIT_NO_TORCH)
-    if not dist.is_available() or not dist.is_gloo_available():
-        benchlib.die(PROG, "this torch build has no torch.distributed gloo backend")
+    torch = benchlib.require_gloo(PROG, "DDP", EXIT_NO_TORCH)
     try:
         import numpy as np
     except ImportError as e:
         benchlib.die(PROG, f"numpy is not installed ({e}); it reads the CSV")
 
-    if "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
-        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     benchlib.exit_on_signals()
 

@@ -165,17 +165,7 @@ def run_world(mp, world, args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        import torch  # noqa: F401
-        import torch.distributed as dist
-    except ImportError as e:
-        benchlib.die(PROG, f"PyTorch is not installed ({e}); install torch to run the gloo baseline", EXIT_NO_TORCH)
-    if not dist.is_available() or not dist.is_gloo_available():
-        benchlib.die(PROG, "this torch build has no torch.distributed gloo backend")
-
-    # Keep gloo on loopback unless the caller chose an interface.
-    if "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
-        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    benchlib.require_gloo(PROG, "gloo", EXIT_NO_TORCH)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     # SIGTERM/SIGHUP -> SystemExit so the `finally` blocks reap the ranks.
