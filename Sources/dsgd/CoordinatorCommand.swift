@@ -30,10 +30,19 @@ extension DSGD {
         @Option(help: "CURVE: the allowed-workers file of `dsgd keygen` (one `ID PUBLICKEY` line a worker): a worker id can be claimed only with its key.")
         var allowedWorkers: String?
 
+        @Option(help: "Continue the run in RUN_DIR from its newest valid checkpoint (the job is RUN_DIR/config.json's; give no training flags).")
+        var resume: String?
+
         @Option(help: .hidden)
         var jobJSON: String?
 
         func validate() throws {
+            if resume != nil {
+                if out != nil || overwrite || jobJSON != nil { throw ValidationError("--resume RUN_DIR continues that run in place: give no --out or --overwrite with it") }
+                if training.job != TrainingOptions.defaults.job {
+                    throw ValidationError("--resume RUN_DIR continues the job of RUN_DIR/config.json: give no training flags with it")
+                }
+            }
             guard (curveKey == nil) == (allowedWorkers == nil) else {
                 throw ValidationError("--curve-key and --allowed-workers go together (CURVE needs both)")
             }
@@ -43,6 +52,7 @@ extension DSGD {
         func run() throws {
             TerminationSignal.followLauncher()
             if jobJSON == nil, curveKey == nil { warnIfExposed(bind) }
+            if let resume { return try runResumed(resume) }
             let given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
             if let problem = given.problems().first { throw ValidationError(problem) }
             let job = try TrainingOptions.resolvingAutoLearningRate(given)
@@ -53,17 +63,58 @@ extension DSGD {
             }
             let coordinator: Coordinator
             do {
-                var security: CoordinatorSecurity?
-                if let curveKey, let allowedWorkers {
-                    try requireCurve()
-                    security = CoordinatorSecurity(keys: try KeyFiles.readKeyPair(curveKey),
-                                                   allowedWorkers: try KeyFiles.readAllowedWorkers(allowedWorkers, workers: job.workers))
-                }
-                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory, security: security)
+                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory, security: try security(workers: job.workers))
             } catch {
                 throw CleanFailure("coordinator: \(error)")
             }
-            let summary = coordinator.run()
+            try Self.finish(coordinator.run())
+        }
+
+        /// `--resume RUN_DIR`: the job of its config.json, from its newest valid checkpoint (each
+        /// newer one that is corrupt, truncated or of another job is named with the reason).
+        func runResumed(_ path: String) throws {
+            let directory: RunDirectory
+            let job: JobConfig
+            do {
+                let probe = try RunDirectory(path: path)
+                job = try probe.readConfig().job
+                directory = try RunDirectory.openForResume(path: path)
+            } catch {
+                throw CleanFailure("coordinator: \(error)")
+            }
+            let files = CheckpointFiles(run: directory.url, keep: job.keepCheckpoints)
+            let (found, skipped) = files.newestValid { c in
+                if c.state.parameterCount != job.makeModel().parameterCount || c.state.mode != job.mode
+                    || c.state.workers != job.workers || c.state.seed != job.seed {
+                    throw CheckpointError("not of this run's job (\(c.state.mode.rawValue), \(c.state.workers) workers, \(c.state.parameterCount) parameters, seed \(c.state.seed))")
+                }
+            }
+            for (name, reason) in skipped { writeLine("dsgd coordinator: skipping checkpoint \(name): \(reason)", to: 2) }
+            guard let checkpoint = found else {
+                throw CleanFailure("coordinator: --resume \(path): no valid checkpoint in \(files.directory.path)\(skipped.isEmpty ? "" : " (\(skipped.count) unusable)")")
+            }
+            writeLine("dsgd coordinator: resuming \(path) from step \(checkpoint.state.step)", to: 2)
+            let coordinator: Coordinator
+            do {
+                try directory.keepMetrics(throughStep: checkpoint.state.step)
+                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory, security: try security(workers: job.workers),
+                                              resume: checkpoint)
+            } catch {
+                throw CleanFailure("coordinator: \(error)")
+            }
+            try Self.finish(coordinator.run())
+        }
+
+        /// CURVE settings from --curve-key and --allowed-workers, if given.
+        func security(workers: Int) throws -> CoordinatorSecurity? {
+            guard let curveKey, let allowedWorkers else { return nil }
+            try requireCurve()
+            return CoordinatorSecurity(keys: try KeyFiles.readKeyPair(curveKey),
+                                       allowedWorkers: try KeyFiles.readAllowedWorkers(allowedWorkers, workers: workers))
+        }
+
+        /// The exit of a run that ended with `summary`: 0, 130 when interrupted, 1 when failed.
+        static func finish(_ summary: RunSummary) throws {
             switch summary.status {
             case .completed: return
             case .interrupted: throw ExitCode(130)

@@ -30,17 +30,27 @@ extension DSGD {
         @Flag(help: "Allow --bind on an address other than loopback: dsgd's transport is neither authenticated nor encrypted.")
         var insecure = false
 
+        @Option(help: "Continue the run in RUN_DIR from its newest valid checkpoint, with new workers (the job is RUN_DIR/config.json's; give no training flags).")
+        var resume: String?
+
         func validate() throws {
             try validateEndpoint(bind, insecure: insecure)
+            if resume != nil {
+                if out != nil || overwrite { throw ValidationError("--resume RUN_DIR continues that run in place: give no --out or --overwrite with it") }
+                if training.job != TrainingOptions.defaults.job {
+                    throw ValidationError("--resume RUN_DIR continues the job of RUN_DIR/config.json: give no training flags with it")
+                }
+            }
         }
 
         func run() throws {
             warnIfExposed(bind)
-            let job = try training.resolvedJob()
-            var options = Launcher.Options(job: job, runDirectory: out ?? RunDirectory.defaultPath(mode: job.mode))
+            let job = resume == nil ? try training.resolvedJob() : training.job
+            var options = Launcher.Options(job: job, runDirectory: resume ?? out ?? RunDirectory.defaultPath(mode: job.mode))
             options.bind = bind
             options.quiet = quiet
             options.overwrite = overwrite
+            options.resume = resume != nil
             let code = Launcher(options: options).run()
             if code != 0 { throw ExitCode(code) }
         }

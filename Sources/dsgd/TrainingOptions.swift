@@ -109,6 +109,15 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "sync: estimate the gradient noise scale B_simple from each step's per-worker and averaged gradients (metrics noise_scale, summary noise_scale).")
     var noiseScale = false
 
+    @Option(parsing: .unconditional, help: "Write a checkpoint (RUN_DIR/checkpoints) every this many updates (default: by time only, see --checkpoint-seconds).")
+    var checkpointEvery: Int?
+
+    @Option(parsing: .unconditional, help: "Write a checkpoint whenever this many seconds have passed since the last (0: not by time). A signal that ends the run writes one too; `--resume RUN_DIR` continues from the newest valid one.")
+    var checkpointSeconds: Double = JobConfig().checkpointSeconds
+
+    @Option(parsing: .unconditional, help: "How many checkpoints to keep (the oldest are deleted).")
+    var keepCheckpoints: Int = JobConfig().keepCheckpoints
+
     @Option(parsing: .unconditional, help: "Fail the run if a worker leaves parameters unanswered (no GRADIENT, STATS or CURVATURE answer) for this many seconds.")
     var workerTimeout: Double = 60
 
@@ -138,6 +147,9 @@ struct TrainingOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "--online-curvature: smoothing factor g of the running average, in (0, 1].")
     var curvatureSmoothing: Float = JobConfig().curvatureSmoothing
+
+    /// The options when no flag is given (to tell whether any was).
+    static var defaults: TrainingOptions { (try? TrainingOptions.parse([])) ?? TrainingOptions() }
 
     /// The resolved job.
     var job: JobConfig {
@@ -175,6 +187,9 @@ struct TrainingOptions: ParsableArguments {
         j.evaluation = evaluation
         j.noiseScale = noiseScale
         j.workerTimeout = workerTimeout
+        j.checkpointEvery = checkpointEvery
+        j.checkpointSeconds = checkpointSeconds
+        j.keepCheckpoints = keepCheckpoints
         j.registerTimeout = registerTimeout
         j.gradientChunk = gradientChunk
         j.holdout = holdout

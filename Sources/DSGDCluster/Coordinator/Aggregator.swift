@@ -29,6 +29,15 @@ public final class Aggregator {
         sources.deallocate()
     }
 
+    /// The momentum buffer, copied (for a checkpoint).
+    public var velocityValues: [Float] { Array(UnsafeBufferPointer(start: velocity, count: parameterCount)) }
+
+    /// Replaces the momentum buffer (resuming from a checkpoint).
+    public func restoreVelocity(_ values: [Float]) {
+        precondition(values.count == parameterCount)
+        values.withUnsafeBufferPointer { velocity.update(from: $0.baseAddress!, count: parameterCount) }
+    }
+
     /// Sets gradient `index` (worker-id order) for the next `apply`: a pointer to the element at
     /// the start of the range that `apply` will process.
     public func setGradient(_ index: Int, _ pointer: UnsafeRawPointer) {

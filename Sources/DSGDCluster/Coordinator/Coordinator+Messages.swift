@@ -192,7 +192,8 @@ extension Coordinator {
         }
     }
 
-    /// Sends worker `k` its slice of the permutation of its current epoch.
+    /// Sends worker `k` its slice of the permutation of its current epoch, less the minibatches it
+    /// has already used of it (none, except in a run resumed from a checkpoint mid-shard).
     func sendShard(to k: Int) throws {
         let epoch = members.shardEpoch[k]
         if permutationEpoch != epoch {
@@ -204,13 +205,14 @@ extension Coordinator {
             permutationEpoch = epoch
         }
         let size = sharding.shardSize
-        let h = MessageHeader(type: .shard, workerID: UInt32(k), count: UInt32(size), step: UInt64(epoch),
-                              payloadLength: UInt32(4 * size))
+        let used = members.batchesDone[k] * job.examplesPerGradient, count = size - used
+        let h = MessageHeader(type: .shard, workerID: UInt32(k), count: UInt32(count), step: UInt64(epoch),
+                              payloadLength: UInt32(4 * count))
         h.encode(into: header)
         try sendRouted(to: k) {
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
             try permutation.withUnsafeBytes { all in
-                try socket.send(bytes: UnsafeRawBufferPointer(rebasing: all[(4 * k * size)..<(4 * (k + 1) * size)]), more: false)
+                try socket.send(bytes: UnsafeRawBufferPointer(rebasing: all[(4 * (k * size + used))..<(4 * (k + 1) * size)]), more: false)
             }
         }
     }

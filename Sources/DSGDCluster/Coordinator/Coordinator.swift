@@ -64,11 +64,31 @@ public final class Coordinator {
     var bytesMoved = 0
     var finished: (status: RunStatus, error: String?)?
 
+    /// The run directory's checkpoints, when the last was written, and the checkpoint this run
+    /// resumed from (nil for a new run).
+    let checkpoints: CheckpointFiles
+    var lastCheckpointAt = 0.0
+    var checkpointsWritten = 0
+    let resumedFrom: Checkpoint?
+
     /// Prepares a coordinator for `job`, bound to `bind`, writing into `runDirectory`; with
     /// `security`, every peer must complete a CURVE handshake with an allowed worker's key, and a
     /// worker id can be claimed only with that worker's key.
-    public init(job: JobConfig, bind: String, runDirectory: RunDirectory, security: CoordinatorSecurity? = nil) throws {
+    ///
+    /// With `resume`, the run continues from that checkpoint (of this job, see `checkpointProblem`):
+    /// its parameters, momentum, step, learning rate, each worker's place in the data and the
+    /// recorder's totals; normalization is fitted again (the same result), the curvature phase is
+    /// not run again.
+    public init(job given: JobConfig, bind: String, runDirectory: RunDirectory, security: CoordinatorSecurity? = nil,
+                resume: Checkpoint? = nil) throws {
+        var job = given
+        if let resume {
+            job.learningRate = resume.state.learningRate
+            job.lrAuto = false
+        }
         self.job = job
+        resumedFrom = resume
+        checkpoints = CheckpointFiles(run: runDirectory.url, keep: job.keepCheckpoints)
         self.runDirectory = runDirectory
         data = try job.dataset.materialize()
         model = job.makeModel()
@@ -118,6 +138,10 @@ public final class Coordinator {
         curvatureRequested = Array(repeating: nil, count: n)
         curvatureAnswers = Array(repeating: nil, count: n)
         permutation.reserveCapacity(data.examples)
+        if let resume {
+            if let problem = checkpointProblem(resume) { throw CoordinatorError(problem) }
+            restore(from: resume)
+        }
     }
 
     deinit {
@@ -148,7 +172,7 @@ public final class Coordinator {
         do {
             try register()
             if finished == nil, job.normalize != .none { try fitNormalization() }
-            if finished == nil, job.onlineCurvature > 0 { try estimateCurvature() }
+            if finished == nil, job.onlineCurvature > 0, resumedFrom == nil { try estimateCurvature() }
             if finished == nil { try train() }
         } catch {
             finish(.failed, "\(error)")
@@ -213,7 +237,9 @@ public final class Coordinator {
 
     func train() throws {
         recorder.startTraining()
-        evaluate(force: true)
+        lastCheckpointAt = monotonicSeconds()
+        // A resumed run's first point is its checkpoint's, already in metrics.jsonl.
+        if resumedFrom == nil { evaluate(force: true) }
         if !initialShardsSent {
             for k in 0..<job.workers { try sendShard(to: k) }
         }
@@ -295,6 +321,7 @@ public final class Coordinator {
         evaluate(force: limitReached)
         collectEvaluations(wait: limitReached)
         if finished == nil, limitReached { finish(.completed) }
+        if finished == nil { checkpointIfDue() }
     }
 
     /// Evaluates the current parameters when due (or now, if `force`), and stops the run if the
@@ -320,6 +347,7 @@ public final class Coordinator {
         stopWorkers(reason: status == .completed ? "training completed" : (error ?? status.rawValue),
                     wait: status == .interrupted ? 0.5 : 3)
         recorder.finishEvaluation()
+        if status != .completed, !(error ?? "").hasPrefix("training diverged") { checkpointAtEnd() }
         zap?.stop()
         var summary = recorder.summary(status: status, error: error, version: store.version, rejected: rejected,
                                        members: members, bytesMoved: bytesMoved, onlineLambdaMax: onlineLambdaMax)

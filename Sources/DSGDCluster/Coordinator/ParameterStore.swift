@@ -96,6 +96,20 @@ final class ParameterStore {
     /// The current parameters, copied.
     var values: [Float] { Array(current.floats.prefix(count)) }
 
+    /// The momentum buffer, copied (nil without momentum, where it is never read).
+    var velocity: [Float]? { optimizer.momentum != 0 ? aggregator.velocityValues : nil }
+
+    /// Continues from a checkpoint: `parameters` become version `version` (before any send), with
+    /// `velocity` as the momentum. With `--delay`, every kept version is this one (the versions
+    /// before it are not in the checkpoint).
+    func restore(parameters: [Float], velocity: [Float]?, version: Int) {
+        precondition(parameters.count == count && pending == nil)
+        parameters.withUnsafeBufferPointer { current.floats.baseAddress!.update(from: $0.baseAddress!, count: count) }
+        if let velocity { aggregator.restoreVelocity(velocity) }
+        self.version = version
+        for h in history { h.floats.baseAddress!.update(from: current.floats.baseAddress!, count: count) }
+    }
+
     /// Copies the current version into its history slot (a new buffer if libzmq still reads the
     /// old one, which one outstanding message per worker makes rare).
     private func remember() {

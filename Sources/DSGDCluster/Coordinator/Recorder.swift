@@ -23,6 +23,9 @@ final class Recorder {
     private let created = monotonicSeconds()
     private(set) var trainingStart = 0.0
     private var evaluationSeconds = 0.0
+    /// A resumed run: training and evaluation seconds of the run up to its checkpoint.
+    private var priorTraining = 0.0
+    private var priorEvaluation = 0.0
     private var lastUpdateClock = 0.0
     private(set) var roundTimes: [Double] = []
 
@@ -76,7 +79,7 @@ final class Recorder {
     var trainingStarted: Bool { trainingStart > 0 }
 
     /// Seconds of training so far: since training started, less the time spent evaluating.
-    var clock: Double { trainingStarted ? monotonicSeconds() - trainingStart - evaluationSeconds : 0 }
+    var clock: Double { priorTraining + (trainingStarted ? monotonicSeconds() - trainingStart - evaluationSeconds : 0) }
 
     /// Starts the training clock (set-up ends here) and, with `--evaluation background`, the
     /// evaluation thread (on the data as normalized by now).
@@ -87,7 +90,7 @@ final class Recorder {
             evaluator = e
         }
         trainingStart = monotonicSeconds()
-        lastUpdateClock = 0
+        lastUpdateClock = priorTraining
     }
 
     // MARK: Updates
@@ -316,13 +319,48 @@ final class Recorder {
             : String(format: "%dh%02dm", Int(s) / 3600, Int(s) % 3600 / 60)
     }
 
+    // MARK: Checkpoints
+
+    /// The running totals, for a checkpoint (every submitted evaluation must have been collected).
+    var state: RecorderState {
+        RecorderState(
+            examples: examples, dropped: dropped, stalenessSum: totalStaleness.sum, stalenessCount: totalStaleness.count,
+            stalenessMax: totalStaleness.max, leadMax: leadMax, deadWorkers: deadWorkers, rejoinedWorkers: rejoinedWorkers,
+            lastEvaluatedVersion: lastEvaluatedVersion, lastLoss: lastLoss.isFinite ? lastLoss : nil,
+            lastTestLoss: lastTestLoss, lastTestAccuracy: lastTestAccuracy, lastTrainAccuracy: lastTrainAccuracy,
+            initialLoss: initialLoss, timeToTarget: timeToTarget, stepsToTarget: reachedTarget?.step,
+            examplesToTarget: reachedTarget?.examples, trainingSeconds: clock,
+            evaluationSeconds: priorEvaluation + evaluationSeconds)
+    }
+
+    /// Continues from a checkpoint's totals (before `startTraining`): counts, the last evaluation
+    /// (so its version is not evaluated again) and the clocks go on from there.
+    func restore(_ r: RecorderState) {
+        examples = r.examples
+        dropped = r.dropped
+        totalStaleness = (r.stalenessSum, r.stalenessCount, r.stalenessMax)
+        leadMax = r.leadMax
+        deadWorkers = r.deadWorkers
+        rejoinedWorkers = r.rejoinedWorkers
+        lastEvaluatedVersion = r.lastEvaluatedVersion
+        lastLoss = r.lastLoss ?? .nan
+        lastTestLoss = r.lastTestLoss
+        lastTestAccuracy = r.lastTestAccuracy
+        lastTrainAccuracy = r.lastTrainAccuracy
+        initialLoss = r.initialLoss
+        timeToTarget = r.timeToTarget
+        if let step = r.stepsToTarget, let examples = r.examplesToTarget { reachedTarget = (step, examples) }
+        priorTraining = r.trainingSeconds
+        priorEvaluation = r.evaluationSeconds
+    }
+
     // MARK: Summary
 
     /// The summary of a run that ended with `status` after `version` updates.
     func summary(status: RunStatus, error: String?, version: Int, rejected: Int, members: Membership,
                  bytesMoved: Int, onlineLambdaMax: Double?) -> RunSummary {
         let training = clock
-        let wall = trainingStarted ? monotonicSeconds() - trainingStart : 0
+        let wall = priorTraining + priorEvaluation + (trainingStarted ? monotonicSeconds() - trainingStart : 0)
         let setupEnd = trainingStarted ? trainingStart : monotonicSeconds()
         var s = RunSummary(
             mode: job.mode, workers: job.workers, status: status,
@@ -336,7 +374,7 @@ final class Recorder {
         s.noiseScale = noise?.total
         s.setupSeconds = setupEnd - created
         s.trainingSeconds = training
-        s.evaluationSeconds = evaluationSeconds
+        s.evaluationSeconds = priorEvaluation + evaluationSeconds
         s.model = job.model.rawValue
         s.dataset = job.dataset.name
         s.learningRate = Double(job.learningRate)

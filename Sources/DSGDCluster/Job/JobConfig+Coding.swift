@@ -10,6 +10,7 @@ extension JobConfig {
         case initialization = "init"
         case lrScaling, staleness, backupWorkers, delay, lrStaleness, syncEvery, rho
         case evaluation, noiseScale, maxStaleness, minWorkers, maxGradientNorm
+        case checkpointEvery, checkpointSeconds, keepCheckpoints
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -54,11 +55,14 @@ extension JobConfig {
         try c.encode(maxStaleness, forKey: .maxStaleness)
         try c.encode(minWorkers, forKey: .minWorkers)
         try c.encode(maxGradientNorm, forKey: .maxGradientNorm)
+        try c.encode(checkpointEvery, forKey: .checkpointEvery)
+        try c.encode(checkpointSeconds, forKey: .checkpointSeconds)
+        try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
     /// `online_curvature` settings, `init`, `lr_scaling` and the policy options (`staleness`,
-    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation`, `noise_scale`, `max_staleness`, `min_workers` and `max_gradient_norm` take their defaults when absent
+    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation`, `noise_scale`, `max_staleness`, `min_workers`, `max_gradient_norm` and the checkpoint settings take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -102,6 +106,9 @@ extension JobConfig {
         maxStaleness = try c.decodeIfPresent(Int.self, forKey: .maxStaleness)
         minWorkers = try c.decodeIfPresent(Int.self, forKey: .minWorkers)
         maxGradientNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradientNorm)
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery)
+        checkpointSeconds = try c.decodeIfPresent(Double.self, forKey: .checkpointSeconds) ?? 30
+        keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? 3
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

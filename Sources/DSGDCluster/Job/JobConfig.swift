@@ -145,6 +145,14 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// `async`: a gradient whose L2 norm is above this, or not finite, is dropped, not applied
     /// (`--max-gradient-norm`; nil: every gradient is applied, and a non-finite one fails the run).
     public var maxGradientNorm: Double? = nil
+    /// Write a checkpoint every this many updates (`--checkpoint-every`; nil: by time only); read
+    /// by the coordinator only.
+    public var checkpointEvery: Int? = nil
+    /// ... and whenever this many seconds have passed since the last one (`--checkpoint-seconds`;
+    /// 0: not by time). A checkpoint is also written when a signal ends the run.
+    public var checkpointSeconds: Double = 30
+    /// How many checkpoints to keep (`--keep-checkpoints`).
+    public var keepCheckpoints: Int = 3
     /// `async`: a gradient of staleness above this is dropped, not applied (`--max-staleness`;
     /// nil: every gradient is applied).
     public var maxStaleness: Int? = nil
@@ -352,6 +360,9 @@ public struct JobConfig: Codable, Equatable, Sendable {
             if mode != .async { p.append("--max-staleness applies to --mode async only (got \(mode.rawValue); ssp bounds staleness by --staleness)") }
             if delay > m { p.append("--delay \(delay) makes every gradient \(delay) versions stale, above --max-staleness \(m): all would be dropped") }
         }
+        if let k = checkpointEvery, k < 1 { p.append("--checkpoint-every must be at least 1 (got \(k))") }
+        if !(checkpointSeconds.isFinite && checkpointSeconds >= 0) { p.append("--checkpoint-seconds must be 0 (off) or positive (got \(checkpointSeconds))") }
+        if keepCheckpoints < 1 { p.append("--keep-checkpoints must be at least 1 (got \(keepCheckpoints))") }
         if syncEvery < 1 { p.append("--sync-every must be at least 1 (got \(syncEvery))") }
         if syncEvery > 1, !mode.takesLocalSteps { p.append("--sync-every applies to --mode local and easgd only (got \(mode.rawValue))") }
         if mode.takesLocalSteps, lrAuto, onlineCurvature > 0 {

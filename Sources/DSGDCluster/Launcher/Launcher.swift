@@ -17,6 +17,9 @@ public final class Launcher {
         /// Replace a run already in `runDirectory` (`--overwrite`); without it such a directory is
         /// refused.
         public var overwrite = false
+        /// Continue the run in `runDirectory` from its newest valid checkpoint (`--resume`); the
+        /// job is then that run's (`job` is replaced by its config.json's).
+        public var resume = false
 
         public init(job: JobConfig, runDirectory: String) {
             self.job = job
@@ -24,7 +27,7 @@ public final class Launcher {
         }
     }
 
-    let options: Options
+    var options: Options
     let log = Log(role: "run")
     let executable = ChildProcess.currentExecutable
 
@@ -33,7 +36,13 @@ public final class Launcher {
     /// Runs the cluster to the end. Returns the exit code: 0 if the coordinator completed and every
     /// worker exited cleanly, 130 if interrupted, 1 otherwise.
     public func run() -> Int32 {
-        do { _ = try RunDirectory.createNew(path: options.runDirectory, overwrite: options.overwrite) } catch {
+        do {
+            if options.resume {
+                options.job = try RunDirectory(path: options.runDirectory).readConfig().job
+            } else {
+                _ = try RunDirectory.createNew(path: options.runDirectory, overwrite: options.overwrite)
+            }
+        } catch {
             log.error("\(error)")
             return 1
         }
@@ -47,7 +56,9 @@ public final class Launcher {
         do {
             coordinator = try ChildProcess(
                 name: "coordinator", executable: executable,
-                arguments: ["coordinator", "--job-json", jobJSON, "--bind", options.bind, "--insecure", "--out", options.runDirectory],
+                arguments: (options.resume ? ["coordinator", "--resume", options.runDirectory]
+                                           : ["coordinator", "--job-json", jobJSON, "--out", options.runDirectory])
+                    + ["--bind", options.bind, "--insecure"],
                 environment: env, pipeStdout: true)
         } catch {
             log.error("\(error)")

@@ -138,7 +138,7 @@ public final class RunDirectory {
     }
 
     /// The files that make a directory a run's (a directory holding any of them holds a run).
-    public static let runFiles = ["config.json", "metrics.jsonl", "summary.json", "params.json", "curvature.jsonl"]
+    public static let runFiles = ["config.json", "metrics.jsonl", "summary.json", "params.json", "curvature.jsonl", "checkpoints"]
 
     /// Creates (or uses, if empty of run files) `path` for a new run. A directory that already
     /// holds a run is refused, unless `overwrite`: then its run files, its workers' logs
@@ -171,6 +171,50 @@ public final class RunDirectory {
             }
         }
         return try RunDirectory(path: path)
+    }
+
+    /// Opens the run in `path` to continue it (`--resume`): it must hold config.json. Its
+    /// summary.json and params.json are removed (the resumed run writes them anew, so a crash of
+    /// the resumed run cannot leave the old outcome beside newer metrics).
+    /// - Throws: `RunDirectoryError` if `path` holds no run.
+    public static func openForResume(path: String) throws -> RunDirectory {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: path + "/config.json") else {
+            throw RunDirectoryError("--resume \(path): no run there (no config.json)")
+        }
+        for name in ["summary.json", "params.json"] where fm.fileExists(atPath: path + "/" + name) {
+            do { try fm.removeItem(atPath: path + "/" + name) } catch {
+                throw RunDirectoryError("--resume: cannot remove \(path)/\(name): \(error.localizedDescription)")
+            }
+        }
+        return try RunDirectory(path: path)
+    }
+
+    /// Reads config.json back.
+    public func readConfig() throws -> ConfigFile {
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
+            throw RunDirectoryError("\(path): no run there (no config.json)")
+        }
+        do {
+            return try JSONCoding.decoder().decode(ConfigFile.self, from: Data(contentsOf: url.appendingPathComponent("config.json")))
+        } catch {
+            throw RunDirectoryError("\(path)/config.json: \(error)")
+        }
+    }
+
+    /// Keeps the points of metrics.jsonl up to and including `step` (and drops a torn last line),
+    /// rewriting the file atomically: a resumed run appends from there, so no step appears twice.
+    public func keepMetrics(throughStep step: Int) throws {
+        let file = url.appendingPathComponent("metrics.jsonl")
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return }
+        var kept = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            // Every point starts with its step (`MetricsPoint.jsonLine`); a torn line does not end with }.
+            guard line.hasPrefix("{\"step\":"), line.hasSuffix("}"),
+                  let s = Int(line.dropFirst(8).prefix { $0.isNumber }), s <= step else { continue }
+            kept += line + "\n"
+        }
+        try Data(kept.utf8).write(to: file, options: .atomic)
     }
 
     /// Whether `name` is a worker's log of `dsgd run` (`worker-ID.log`).
@@ -221,13 +265,15 @@ public final class RunDirectory {
     /// Appends one line to curvature.jsonl (`--online-curvature`; created on first use).
     public func appendCurvature(_ line: String) throws { try append(line, to: "curvature.jsonl", handle: &curvature) }
 
-    /// Appends `line` and a newline to the JSON-lines file `name`, opening (and creating) it into
-    /// `handle` on first use.
+    /// Appends `line` and a newline to the JSON-lines file `name`, opening it (created if absent)
+    /// into `handle` on first use.
     private func append(_ line: String, to name: String, handle: inout FileHandle?) throws {
         if handle == nil {
             let file = url.appendingPathComponent(name)
-            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+            // A resumed run appends to the points kept from before its checkpoint.
+            if !FileManager.default.fileExists(atPath: file.path) { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
             handle = try FileHandle(forWritingTo: file)
+            try handle!.seekToEnd()
         }
         try handle!.write(contentsOf: Data((line + "\n").utf8))
     }
