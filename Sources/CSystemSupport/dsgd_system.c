@@ -72,15 +72,6 @@ void dsgd_tune_malloc_for_large_messages(void) {
 #endif
 }
 
-int dsgd_cpu_supports_kernels(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 1;
-#endif
-}
-
 int dsgd_exit_code(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

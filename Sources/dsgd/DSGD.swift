@@ -1,5 +1,6 @@
 import ArgumentParser
 import DSGDCluster
+import DSGDKernels
 import Foundation
 
 /// The `dsgd` command.
@@ -20,8 +21,10 @@ struct DSGD: ParsableCommand {
     /// Parses, runs, and turns every error into one line on stderr and a non-zero exit.
     static func main() {
         TerminationSignal.install()
-        guard TerminationSignal.cpuSupportsKernels else {
-            writeLine("dsgd: error: this dsgd was built for x86-64 CPUs with AVX2 and FMA (Haswell, Zen or newer); this CPU has not got them", to: 2)
+        // The kernel variant (AVX-512, AVX2 or portable, from CPUID) is chosen once; a DSGD_KERNEL
+        // that names an unknown variant or one this CPU cannot run is refused here, in one line.
+        if case .failure(let problem) = KernelVariant.selection {
+            writeLine("dsgd: error: \(problem)", to: 2)
             Foundation.exit(1)
         }
         do {

@@ -6,7 +6,8 @@ import XCTest
 /// The vectorised elementary functions (`VectorMath`) against float64 `Foundation` references over
 /// dense grids including the extremes and IEEE specials, and the fused minibatch loss and gradient
 /// of the affine models (`AffineKernels`, through `LogisticRegression` and `LinearRegression`)
-/// against a straightforward float64 implementation.
+/// against a straightforward float64 implementation; every case on every kernel variant this CPU
+/// runs (`testedKernels`, each called directly).
 ///
 /// Tolerances, in units in the last place of the float64 reference rounded to float (for subnormal
 /// results the ulp is the smallest subnormal, 2^-149):
@@ -80,10 +81,13 @@ final class AffineKernelTests: XCTestCase {
         // Underflow to 0 below -103.98, subnormal results below -87.34, overflow above 88.72.
         let xs = grid(-200, 200, 0.0023) + tinyValues + specials
             + [88.72, 88.7228, 88.73, 89, -87.33, -87.34, -103.97, -103.98, -110, -1e30, 1e30]
-        check("exp", xs, VectorMath.exp, Foundation.exp, ulps: 2)
-        XCTAssertEqual(lanes([-.infinity], VectorMath.exp), [0])
-        XCTAssertEqual(lanes([.infinity], VectorMath.exp), [.infinity])
-        XCTAssertTrue(lanes([.nan], VectorMath.exp)[0].isNaN)
+        for kernels in testedKernels {
+            check("\(kernels.name) exp", xs, kernels.exp, Foundation.exp, ulps: 2)
+            XCTAssertEqual(lanes([-.infinity], kernels.exp), [0], kernels.name)
+            XCTAssertEqual(lanes([.infinity], kernels.exp), [.infinity], kernels.name)
+            XCTAssertTrue(lanes([.nan], kernels.exp)[0].isNaN, kernels.name)
+        }
+        XCTAssertEqual(lanes([-1, 0, 1], VectorMath.exp), lanes([-1, 0, 1], Kernels.active.exp))
     }
 
     func testLog1p() {
@@ -96,13 +100,15 @@ final class AffineKernelTests: XCTestCase {
         // Around the reduction boundaries u = sqrt(1/2), sqrt 2, 2 sqrt 2 and near -1.
         xs += [-0.99999994, -0.9999, -0.5, -0.29289323, -0.29289320, 0.41421354, 0.41421357, 1.8284271, 1.8284273,
                Float.greatestFiniteMagnitude, -1, -1.0000001, -2, -1e30]
-        check("log1p", xs, VectorMath.log1p, Foundation.log1p, ulps: 2)
-        XCTAssertEqual(lanes([-1], VectorMath.log1p), [-.infinity])
-        XCTAssertEqual(lanes([.infinity], VectorMath.log1p), [.infinity])
-        XCTAssertTrue(lanes([-2], VectorMath.log1p)[0].isNaN)
-        XCTAssertTrue(lanes([-.infinity], VectorMath.log1p)[0].isNaN)
-        XCTAssertTrue(lanes([.nan], VectorMath.log1p)[0].isNaN)
-        XCTAssertEqual(lanes([1e-30], VectorMath.log1p), [1e-30])
+        for kernels in testedKernels {
+            check("\(kernels.name) log1p", xs, kernels.log1p, Foundation.log1p, ulps: 2)
+            XCTAssertEqual(lanes([-1], kernels.log1p), [-.infinity], kernels.name)
+            XCTAssertEqual(lanes([.infinity], kernels.log1p), [.infinity], kernels.name)
+            XCTAssertTrue(lanes([-2], kernels.log1p)[0].isNaN, kernels.name)
+            XCTAssertTrue(lanes([-.infinity], kernels.log1p)[0].isNaN, kernels.name)
+            XCTAssertTrue(lanes([.nan], kernels.log1p)[0].isNaN, kernels.name)
+            XCTAssertEqual(lanes([1e-30], kernels.log1p), [1e-30], kernels.name)
+        }
     }
 
     /// float64 logistic function, without cancellation on either side.
@@ -112,8 +118,10 @@ final class AffineKernelTests: XCTestCase {
     var logits: [Float] { grid(-200, 200, 0.0037) + tinyValues + specials + [-1e30, 1e30, 87.5, -87.5, 103.9, -103.9, 120, -120] }
 
     func testSigmoid() {
-        check("sigmoid", logits, VectorMath.sigmoid, sigmoid, ulps: 3)
-        XCTAssertEqual(lanes([.infinity, -.infinity, 0], VectorMath.sigmoid), [1, 0, 0.5])
+        for kernels in testedKernels {
+            check("\(kernels.name) sigmoid", logits, kernels.sigmoid, sigmoid, ulps: 3)
+            XCTAssertEqual(lanes([.infinity, -.infinity, 0], kernels.sigmoid), [1, 0, 0.5], kernels.name)
+        }
     }
 
     /// The float64 logistic loss `log(1 + e^z) - y z` and slope `sigmoid(z) - y`, with their limits
@@ -128,6 +136,11 @@ final class AffineKernelTests: XCTestCase {
     }
 
     func testLogisticLossAndSlope() {
+        for kernels in testedKernels { checkLogisticLossAndSlope(kernels) }
+    }
+
+    func checkLogisticLossAndSlope(_ kernels: Kernels) {
+        let name = kernels.name
         let zs = logits
         for y: Float in [0, 1, 0.25, 0.5, 0.75] {
             var worstLoss = 0.0, worstSlope = 0.0, worstSlopeAbsolute = 0.0
@@ -135,14 +148,14 @@ final class AffineKernelTests: XCTestCase {
             while i < zs.count {
                 var z = SIMD8<Float>()
                 for k in 0..<8 where i + k < zs.count { z[k] = zs[i + k] }
-                let (loss, slope) = VectorMath.logisticLossAndSlope(z: z, y: SIMD8(repeating: y))
+                let (loss, slope) = kernels.logisticLossAndSlope(z: z, y: SIMD8(repeating: y))
                 for k in 0..<8 where i + k < zs.count {
                     let reference = logisticReference(z: Double(z[k]), y: Double(y))
                     let el = ulpError(loss[k], reference.loss), es = ulpError(slope[k], reference.slope)
                     if !(el <= worstLoss) { worstLoss = el }
                     if !(es <= worstSlope) { worstSlope = es }
                     if reference.slope.isNaN {
-                        XCTAssertTrue(slope[k].isNaN, "NaN z must give a NaN slope")
+                        XCTAssertTrue(slope[k].isNaN, "\(name): NaN z must give a NaN slope")
                     } else {
                         let ea = abs(Double(slope[k]) - reference.slope)
                         if !(ea <= worstSlopeAbsolute) { worstSlopeAbsolute = ea }
@@ -150,19 +163,19 @@ final class AffineKernelTests: XCTestCase {
                 }
                 i += 8
             }
-            XCTAssertLessThanOrEqual(worstLoss, 3, "loss, y = \(y)")
-            if y == 0 || y == 1 { XCTAssertLessThanOrEqual(worstSlope, 3, "slope, y = \(y)") }
-            XCTAssertLessThanOrEqual(worstSlopeAbsolute, 1.2e-7, "slope, y = \(y)")
+            XCTAssertLessThanOrEqual(worstLoss, 3, "\(name) loss, y = \(y)")
+            if y == 0 || y == 1 { XCTAssertLessThanOrEqual(worstSlope, 3, "\(name) slope, y = \(y)") }
+            XCTAssertLessThanOrEqual(worstSlopeAbsolute, 1.2e-7, "\(name) slope, y = \(y)")
         }
         // The limits, exactly: no inf - inf.
         let z = SIMD8<Float>(.infinity, .infinity, -.infinity, -.infinity, .nan, .nan, 100, -100)
         let y = SIMD8<Float>(1, 0, 0, 1, 0, 1, 0, 0)
-        let (loss, slope) = VectorMath.logisticLossAndSlope(z: z, y: y)
-        XCTAssertEqual([loss[0], loss[1], loss[2], loss[3]], [0, .infinity, 0, .infinity])
-        XCTAssertEqual([slope[0], slope[1], slope[2], slope[3]], [0, 1, 0, -1])
-        XCTAssertTrue(loss[4].isNaN && loss[5].isNaN && slope[4].isNaN && slope[5].isNaN)
-        XCTAssertEqual(loss[6], 100)
-        XCTAssertEqual(Double(loss[7]), Foundation.exp(-100.0), accuracy: Double(Float.leastNonzeroMagnitude))   // subnormal
+        let (loss, slope) = kernels.logisticLossAndSlope(z: z, y: y)
+        XCTAssertEqual([loss[0], loss[1], loss[2], loss[3]], [0, .infinity, 0, .infinity], name)
+        XCTAssertEqual([slope[0], slope[1], slope[2], slope[3]], [0, 1, 0, -1], name)
+        XCTAssertTrue(loss[4].isNaN && loss[5].isNaN && slope[4].isNaN && slope[5].isNaN, name)
+        XCTAssertEqual(loss[6], 100, name)
+        XCTAssertEqual(Double(loss[7]), Foundation.exp(-100.0), accuracy: Double(Float.leastNonzeroMagnitude), name)   // subnormal
     }
 
     // MARK: - The fused minibatch loss and gradient
@@ -200,7 +213,7 @@ final class AffineKernelTests: XCTestCase {
 
     /// Checks one case; returns the worst gradient error as a fraction of its tolerance.
     @discardableResult
-    func checkFused(logistic: Bool, dimension d: Int, batchSize: Int, weightScale: Float, seed: UInt64,
+    func checkFused(_ kernels: Kernels, logistic: Bool, dimension d: Int, batchSize: Int, weightScale: Float, seed: UInt64,
                     file: StaticString = #filePath, line: UInt = #line) -> Double {
         let examples = 1500
         let data = randomData(examples: examples, dimension: d, logistic: logistic, seed: seed)
@@ -208,10 +221,28 @@ final class AffineKernelTests: XCTestCase {
         let w = (0...d).map { _ in weightScale * Float(2 * rng.nextUnit() - 1) }
         // Random, non-consecutive rows, repeats allowed.
         let batch = (0..<batchSize).map { _ in UInt32(rng.next() % UInt64(examples)) }
-        let model: any Model = logistic ? LogisticRegression(dimension: d) : LinearRegression(dimension: d)
-        let (loss, g) = model.lossAndGradient(parameters: w, data: data, batch: batch)
+        var g = [Float](repeating: .nan, count: d + 1)
+        let loss = w.withUnsafeBufferPointer { wp in
+            data.features.withUnsafeBufferPointer { xs in
+                data.targets.withUnsafeBufferPointer { ys in
+                    batch.withUnsafeBufferPointer { bp in
+                        g.withUnsafeMutableBufferPointer { gp in
+                            kernels.lossAndGradient(logistic ? .logistic : .squared, parameters: wp.baseAddress!, dimension: d,
+                                                    features: xs.baseAddress!, targets: ys.baseAddress!, batch: bp, gradient: gp.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
         let ref = reference(logistic: logistic, parameters: w, data: data, batch: batch)
-        let label = "\(logistic ? "logistic" : "linear") d=\(d) B=\(batchSize) |w|<=\(weightScale)"
+        let label = "\(kernels.name) \(logistic ? "logistic" : "linear") d=\(d) B=\(batchSize) |w|<=\(weightScale)"
+        if kernels.name == Kernels.active.name {
+            // The models run the active variant: the same bits.
+            let model: any Model = logistic ? LogisticRegression(dimension: d) : LinearRegression(dimension: d)
+            let viaModel = model.lossAndGradient(parameters: w, data: data, batch: batch)
+            XCTAssertEqual(viaModel.loss, loss, label, file: file, line: line)
+            XCTAssertEqual(viaModel.gradient, g, label, file: file, line: line)
+        }
         XCTAssertEqual(loss, ref.loss, accuracy: 1e-6 * abs(ref.loss) + 1e-12, "loss, \(label)", file: file, line: line)
         XCTAssertEqual(g.count, d + 1, file: file, line: line)
         var worst = 0.0
@@ -224,23 +255,27 @@ final class AffineKernelTests: XCTestCase {
     }
 
     func testFusedMinibatchMatchesFloat64() {
-        var worst = 0.0
-        for logistic in [true, false] {
-            for d in [1, 7, 8, 9, 16, 100, 131] {
-                for batchSize in [1, 5, 64, 1024] {
-                    worst = max(worst, checkFused(logistic: logistic, dimension: d, batchSize: batchSize, weightScale: 0.5,
-                                                  seed: UInt64(d * 10_000 + batchSize * 2 + (logistic ? 1 : 0))))
+        for kernels in testedKernels {
+            var worst = 0.0
+            for logistic in [true, false] {
+                for d in [1, 3, 4, 7, 8, 9, 15, 16, 17, 33, 100, 131] {
+                    for batchSize in [1, 5, 64, 1024] {
+                        worst = max(worst, checkFused(kernels, logistic: logistic, dimension: d, batchSize: batchSize, weightScale: 0.5,
+                                                      seed: UInt64(d * 10_000 + batchSize * 2 + (logistic ? 1 : 0))))
+                    }
                 }
             }
+            print("AffineKernelTests: fused minibatch (\(kernels.name)), worst gradient error \(worst) of the tolerance")
         }
-        print("AffineKernelTests: fused minibatch, worst gradient error \(worst) of the tolerance")
     }
 
     /// Weights large enough that most logits are in the tails (|z| up to ~100 and beyond).
     func testFusedMinibatchWithLargeLogits() {
-        for d in [7, 100] {
-            for batchSize in [5, 64] {
-                checkFused(logistic: true, dimension: d, batchSize: batchSize, weightScale: 30, seed: UInt64(d + batchSize))
+        for kernels in testedKernels {
+            for d in [7, 100] {
+                for batchSize in [5, 64] {
+                    checkFused(kernels, logistic: true, dimension: d, batchSize: batchSize, weightScale: 30, seed: UInt64(d + batchSize))
+                }
             }
         }
     }
@@ -256,6 +291,38 @@ final class AffineKernelTests: XCTestCase {
         XCTAssertEqual(right.loss, 0)
         XCTAssertEqual(right.gradient, [0, 0])
         XCTAssertEqual(model.lossAndGradient(parameters: [.infinity, 0], data: data, batch: [1]).loss, .infinity)
+    }
+
+    /// On every variant: `meanLoss` equals the minibatch loss over all rows in order.
+    func testMeanLossOnEveryVariant() {
+        for kernels in testedKernels {
+            for d in [3, 8, 17, 100] {
+                for examples in [1, 13, 64] {
+                    let data = randomData(examples: examples, dimension: d, logistic: true, seed: UInt64(d * examples))
+                    var rng = SplitMix64(seed: 9)
+                    let w = (0...d).map { _ in Float(rng.nextUnit() - 0.5) }
+                    let all = (0..<UInt32(examples)).map { $0 }
+                    var g = [Float](repeating: 0, count: d + 1)
+                    for loss in [AffineKernels.Loss.logistic, .squared] {
+                        let (full, batch) = w.withUnsafeBufferPointer { wp in
+                            data.features.withUnsafeBufferPointer { xs in
+                                data.targets.withUnsafeBufferPointer { ys in
+                                    all.withUnsafeBufferPointer { bp in
+                                        g.withUnsafeMutableBufferPointer { gp in
+                                            (kernels.meanLoss(loss, parameters: wp.baseAddress!, dimension: d, features: xs.baseAddress!,
+                                                              targets: ys.baseAddress!, examples: examples),
+                                             kernels.lossAndGradient(loss, parameters: wp.baseAddress!, dimension: d, features: xs.baseAddress!,
+                                                                     targets: ys.baseAddress!, batch: bp, gradient: gp.baseAddress!))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        XCTAssertEqual(full, batch, accuracy: 1e-12 * abs(full), "\(kernels.name) d=\(d) examples=\(examples)")
+                    }
+                }
+            }
+        }
     }
 
     /// `meanLoss` (the full-set loss) equals the minibatch loss over all rows in order, and the

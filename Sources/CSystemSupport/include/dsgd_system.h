@@ -22,10 +22,6 @@ pid_t dsgd_spawn(const char *path, char *const argv[], char *const envp[], int s
 /// buffer per received message; without this each multi-megabyte message page-faults afresh.
 void dsgd_tune_malloc_for_large_messages(void);
 
-/// 1 if this CPU can run code compiled for the kernels' target (x86-64: AVX2 and FMA; other
-/// architectures: always 1), else 0.
-int dsgd_cpu_supports_kernels(void);
-
 /// Decodes a waitpid status: the exit code, or 128 + the signal number if it was killed.
 int dsgd_exit_code(int status);
 

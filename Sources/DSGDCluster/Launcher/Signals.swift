@@ -22,9 +22,6 @@ public enum TerminationSignal {
         return s == 0 ? nil : s
     }
 
-    /// Whether this CPU runs the GEMM kernels, which are compiled for AVX2 + FMA on x86-64.
-    public static var cpuSupportsKernels: Bool { dsgd_cpu_supports_kernels() != 0 }
-
     /// Environment variable the launcher sets in its children: the launcher's pid.
     public static let parentEnvironmentKey = "DSGD_LAUNCHER_PID"
 

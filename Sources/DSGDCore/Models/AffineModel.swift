@@ -8,7 +8,8 @@ import DSGDKernels
 ///
 /// The minibatch loss and gradient and the full-set loss run in `DSGDKernels.AffineKernels`
 /// (blocks of eight rows: eight dot products at once, the eight losses and slopes in one vector
-/// pass, then the eight rows' gradient contributions while they are in L1; AVX2 + FMA on x86-64).
+/// pass, then the eight rows' gradient contributions while they are in L1; on the kernel variant
+/// chosen at start-up: AVX-512, AVX2 + FMA or portable, see `KernelVariant`).
 protocol AffineModel: Model {
     /// Number of input features `d`.
     var dimension: Int { get }

@@ -48,7 +48,7 @@ import Synchronization
 /// (the normalization removes a shift common to a row), so the entries of a normalized layer's
 /// `dbl` sum to zero.
 ///
-/// The three matrix products run on `SGEMM` (DSGDKernels, compiled for AVX2+FMA on x86-64); the
+/// The three matrix products run on `SGEMM` (DSGDKernels, on the variant chosen at start-up); the
 /// normalization steps are in `MLP+LayerNorm.swift`.
 ///
 /// Initial parameters: He initialisation, `Wl ~ N(0, 2 / n_{l-1})` from `SplitMix64(seed, stream: l)`,
