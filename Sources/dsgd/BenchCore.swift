@@ -16,7 +16,14 @@ extension DSGD {
                 784-256-256-10 at b=64 and b=256, each over minibatches of consecutive rows of a random \
                 data set, lr 0.01. Also SGEMM GFLOP/s for the three products of the MLP's first layer. \
                 Each line: benchmark, workload, batch, steps, samples_per_s (or gflop_per_s); the best of \
-                --repeats timed runs is reported.
+                --repeats timed runs is reported. \
+                The first lines name the CPU and the kernel variant (avx512, avx2 or portable: the fastest \
+                this CPU runs, or DSGD_KERNEL's) and measure two yardsticks of one core with that variant's \
+                instructions: its read bandwidth over a buffer the size of the logistic data set (80.8 MB), \
+                and its peak multiply-add rate (a register-only loop on twelve independent accumulators). \
+                Logistic lines add their bytes/s as a fraction of that bandwidth (4 (d + 1) bytes per \
+                example), SGEMM and MLP lines their GFLOP/s as a fraction of that peak (the MLP's FLOPs \
+                per example from its shapes: forward, dW and dH products, 1.21 MFLOP at 784-256-256-10).
                 """)
 
         @Option(help: "Timed runs per workload (the fastest is reported).")
@@ -33,19 +40,104 @@ extension DSGD {
         }
 
         func run() throws {
-            if only.contains("sgemm") { benchGEMM() }
+            let kernels = Kernels.active
+            let logregShape = (examples: 200_000, dimension: 100)
+            writeLine("{\"benchmark\":\"machine\",\"cpu\":\(jsonString(Kernels.cpuModel)),\"kernel\":\"\(kernels.name)\","
+                + "\"lanes\":\(kernels.lanes),\"sgemm_tile\":\"\(kernels.table.tile.rows)x\(kernels.table.tile.columns)\","
+                + "\"fused_multiply_add\":\(kernels.table.fusedMultiplyAdd)}", to: 1)
+            let bandwidth = readBandwidth(kernels, bytes: logregShape.examples * (logregShape.dimension + 1) * 4)
+            let peak = fmaPeak(kernels)
+            if only.contains("sgemm") { benchGEMM(kernels: kernels, peak: peak) }
             if only.contains("logreg") {
-                let logreg = LogisticRegression(dimension: 100)
-                let data = randomData(examples: 200_000, dimension: 100, classes: 2)
-                benchModel(name: "logreg d=100", model: logreg, data: data, batch: 64, steps: 3000)
-                benchModel(name: "logreg d=100", model: logreg, data: data, batch: 1024, steps: 300)
+                let logreg = LogisticRegression(dimension: logregShape.dimension)
+                let data = randomData(examples: logregShape.examples, dimension: logregShape.dimension, classes: 2)
+                let bytes = 4 * Double(logregShape.dimension + 1)
+                for (batch, steps) in [(64, 3000), (1024, 300)] {
+                    let (rate, line) = benchModel(name: "logreg d=100", model: logreg, data: data, batch: batch, steps: steps, kernels: kernels)
+                    writeLine(line + ",\"bytes_per_example\":\(Int(bytes)),\"gb_per_s\":\(format(rate * bytes / 1e9, 2)),"
+                        + "\"fraction_of_read_bandwidth\":\(format(rate * bytes / bandwidth, 3))}", to: 1)
+                }
             }
             if only.contains("mlp") {
-                let mlp = MLP(inputDimension: 784, hidden: [256, 256], classes: 10, seed: 1)
-                let data = randomData(examples: 60_000, dimension: 784, classes: 10)
-                benchModel(name: "mlp 784-256-256-10", model: mlp, data: data, batch: 64, steps: 300)
-                benchModel(name: "mlp 784-256-256-10", model: mlp, data: data, batch: 256, steps: 100)
+                let (input, hidden, classes) = (784, [256, 256], 10)
+                let mlp = MLP(inputDimension: input, hidden: hidden, classes: classes, seed: 1)
+                let data = randomData(examples: 60_000, dimension: input, classes: classes)
+                let flops = Self.mlpFlopsPerExample(widths: [input] + hidden + [classes])
+                for (batch, steps) in [(64, 300), (256, 100)] {
+                    let (rate, line) = benchModel(name: "mlp 784-256-256-10", model: mlp, data: data, batch: batch, steps: steps, kernels: kernels)
+                    writeLine(line + ",\"flop_per_example\":\(Int(flops)),\"gflop_per_s\":\(format(rate * flops / 1e9, 2)),"
+                        + "\"fraction_of_fma_peak\":\(format(rate * flops / peak, 3))}", to: 1)
+                }
             }
+        }
+
+        /// Floating-point operations of one example's forward and backward pass through an MLP of
+        /// layer widths `widths` (input first), counting the matrix products only (2 per
+        /// multiply-add): forward `Z = H Wᵀ` and backward `dW = dZᵀ H` for every layer, `dH = dZ W`
+        /// for every layer but the first (whose input needs no gradient). 784-256-256-10: 1,211,392.
+        static func mlpFlopsPerExample(widths: [Int]) -> Double {
+            var flops = 0.0
+            for l in 1..<widths.count {
+                let products = Double(widths[l - 1] * widths[l])
+                flops += 2 * products * (l == 1 ? 2 : 3)
+            }
+            return flops
+        }
+
+        /// One core's read bandwidth in bytes/s: the best of several passes of `kernels.readSum`
+        /// over a buffer of `bytes` bytes (written first, so every page is mapped).
+        func readBandwidth(_ kernels: Kernels, bytes: Int) -> Double {
+            let count = bytes / 4
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { buffer.deallocate() }
+            for i in 0..<count { buffer[i] = Float(i & 1023) }
+            var best = Double.infinity
+            var sink: Float = 0
+            for pass in 0..<(repeats + 3) {
+                let t0 = monotonicSeconds()
+                sink += kernels.readSum(buffer, count: count)
+                let t = monotonicSeconds() - t0
+                if pass > 0 { best = min(best, t) }  // the first pass is warm-up
+            }
+            let rate = Double(count * 4) / best
+            writeLine("{\"benchmark\":\"read_bandwidth\",\"kernel\":\"\(kernels.name)\",\"bytes\":\(count * 4),"
+                + "\"gb_per_s\":\(format(rate / 1e9, 2)),\"checksum\":\(format(Double(sink), 0))}", to: 1)
+            return rate
+        }
+
+        /// One core's peak multiply-add rate in FLOP/s: the best of several runs of
+        /// `kernels.peakLoop` (twelve independent vector accumulators, registers only).
+        func fmaPeak(_ kernels: Kernels) -> Double {
+            let iterations = 20_000_000 / max(1, kernels.lanes / 4)
+            var best = 0.0
+            var sink: Float = 0
+            for run in 0..<(repeats + 3) {
+                let t0 = monotonicSeconds()
+                let (value, flops) = kernels.peakLoop(iterations: iterations)
+                let t = monotonicSeconds() - t0
+                sink += value
+                if run > 0 { best = max(best, flops / t) }
+            }
+            writeLine("{\"benchmark\":\"fma_peak\",\"kernel\":\"\(kernels.name)\",\"accumulators\":12,\"lanes\":\(kernels.lanes),"
+                + "\"fused\":\(kernels.table.fusedMultiplyAdd),\"gflop_per_s\":\(format(best / 1e9, 2)),"
+                + "\"checksum\":\(format(Double(sink), 1))}", to: 1)
+            return best
+        }
+
+        func format(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "null" }
+
+        /// `s` as a JSON string literal.
+        func jsonString(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
         }
 
         /// Features uniform in [-sqrt 3, sqrt 3] (unit variance; as torch_core.py's randn, only the
@@ -65,7 +157,7 @@ extension DSGD {
         /// GFLOP/s of `SGEMM.multiply` at the MLP's first-layer shapes: forward `X Wᵀ` (m = batch,
         /// n = 256, k = 784, "nt"), `dZᵀ X` ("tn": m = 256, n = 784, k = batch) and plain `A B`
         /// ("nn": m = batch, n = 256, k = 784).
-        func benchGEMM() {
+        func benchGEMM(kernels: Kernels, peak: Double) {
             let ws = SGEMMWorkspace()
             for batch in [64, 256] {
                 for (label, ta, tb, m, n, k) in [("nn", false, false, batch, 256, 784), ("nt", false, true, batch, 256, 784),
@@ -84,9 +176,9 @@ extension DSGD {
                                 for r in 0..<(repeats + 1) {
                                     let t0 = monotonicSeconds()
                                     for _ in 0..<reps {
-                                        SGEMM.multiply(m: m, n: n, k: k, a: ap.baseAddress!, lda: colsA, transposeA: ta,
-                                                       b: bp.baseAddress!, ldb: colsB, transposeB: tb,
-                                                       c: cp.baseAddress!, ldc: n, accumulate: false, workspace: ws)
+                                        kernels.multiply(m: m, n: n, k: k, a: ap.baseAddress!, lda: colsA, transposeA: ta,
+                                                         b: bp.baseAddress!, ldb: colsB, transposeB: tb,
+                                                         c: cp.baseAddress!, ldc: n, accumulate: false, workspace: ws)
                                     }
                                     let t = (monotonicSeconds() - t0) / Double(reps)
                                     if r > 0 { best = min(best, t) }  // the first run is warm-up
@@ -94,16 +186,17 @@ extension DSGD {
                             }
                         }
                     }
-                    let gflops = 2 * Double(m * n * k) / best / 1e9
-                    writeLine("{\"benchmark\":\"sgemm\",\"op\":\"\(label)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
-                        + "\"gflop_per_s\":\(String(format: "%.2f", gflops))}", to: 1)
+                    let flops = 2 * Double(m * n * k) / best
+                    writeLine("{\"benchmark\":\"sgemm\",\"kernel\":\"\(kernels.name)\",\"op\":\"\(label)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
+                        + "\"gflop_per_s\":\(format(flops / 1e9, 2)),\"fraction_of_fma_peak\":\(format(flops / peak, 3))}", to: 1)
                 }
             }
         }
 
         /// Samples/s of `steps` minibatch steps (loss and gradient, then `w -= lr g` in place) over
-        /// consecutive rows `j = (i * batch) % (examples - batch)`, like torch_core.py.
-        func benchModel(name: String, model: any Model, data: Dataset, batch: Int, steps: Int) {
+        /// consecutive rows `j = (i * batch) % (examples - batch)`, like torch_core.py; and the start
+        /// of its JSON line (without the closing brace).
+        func benchModel(name: String, model: any Model, data: Dataset, batch: Int, steps: Int, kernels: Kernels) -> (Double, String) {
             let examples = data.examples
             var params = model.initialParameters()
             var grad = [Float](repeating: 0, count: model.parameterCount)
@@ -134,8 +227,8 @@ extension DSGD {
                 best = min(best, monotonicSeconds() - t0)
             }
             let rate = Double(steps * batch) / best
-            writeLine("{\"benchmark\":\"core\",\"workload\":\"\(name)\",\"batch\":\(batch),\"steps\":\(steps),"
-                + "\"samples_per_s\":\(String(format: "%.0f", rate)),\"last_loss\":\(String(format: "%.4f", lastLoss))}", to: 1)
+            return (rate, "{\"benchmark\":\"core\",\"kernel\":\"\(kernels.name)\",\"workload\":\"\(name)\",\"batch\":\(batch),\"steps\":\(steps),"
+                + "\"samples_per_s\":\(String(format: "%.0f", rate)),\"last_loss\":\(String(format: "%.4f", lastLoss))")
         }
     }
 }
