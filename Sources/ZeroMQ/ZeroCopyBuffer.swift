@@ -37,11 +37,18 @@ public final class ZeroCopyBuffer {
     /// libzmq releases every frame made this way.
     public func wrap(range: Range<Int>, into message: ZMQMessage) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= floats.count)
+        try wrap(byteOffset: range.lowerBound * MemoryLayout<Float>.stride, byteCount: range.count * MemoryLayout<Float>.stride, into: message)
+    }
+
+    /// Points `message` at `byteCount` bytes from `byteOffset` (an encoded vector written into the
+    /// buffer's storage) without copying; in flight as with `wrap(range:into:)`.
+    public func wrap(byteOffset: Int, byteCount: Int, into message: ZMQMessage) throws {
+        precondition(byteOffset >= 0 && byteCount >= 0 && byteOffset + byteCount <= floats.count * MemoryLayout<Float>.stride)
         zmq_msg_close(message.msg)
         framesInFlight.add(1, ordering: .acquiringAndReleasing)
         let hint = Unmanaged.passRetained(self).toOpaque()  // released by the free function
         let rc = zmq_msg_init_data(
-            message.msg, floats.baseAddress! + range.lowerBound, range.count * MemoryLayout<Float>.stride,
+            message.msg, UnsafeMutableRawPointer(floats.baseAddress!) + byteOffset, byteCount,
             { _, hint in
                 Unmanaged<ZeroCopyBuffer>.fromOpaque(hint!).takeRetainedValue().markReleased()
             }, hint)

@@ -44,7 +44,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "--mode async: send every worker the parameters of this many versions ago, so one worker's gradients have staleness exactly this (an experiment).")
     var delay: Int = 0
 
-    @Option(parsing: .unconditional, help: "async: go on while at least this many workers live; a worker silent past --worker-timeout is then declared dead instead of failing the run (default: --workers).")
+    @Option(parsing: .unconditional, help: "sync, local, async, ssp: go on while at least this many workers live; a worker silent past --worker-timeout is then declared dead instead of failing the run (sync: its unused examples of the epoch go to the others) (default: --workers).")
     var minWorkers: Int?
 
     @Option(parsing: .unconditional, help: "async: drop (count, do not apply) a gradient whose L2 norm is above this or not finite; its worker gets the current parameters (default: apply every gradient; a non-finite one fails the run).")
@@ -108,6 +108,15 @@ struct TrainingOptions: ParsableArguments {
 
     @Flag(help: "sync: estimate the gradient noise scale B_simple from each step's per-worker and averaged gradients (metrics noise_scale, summary noise_scale).")
     var noiseScale = false
+
+    @Option(help: "How workers send gradients: none (float32), bf16, fp16, topk:F (the fraction F of largest entries of each part) or sign (scaled sign, 1 bit an entry). The coordinator keeps float32 parameters.")
+    var compress: String = "none"
+
+    @Option(help: "How the coordinator sends parameters: none (float32), bf16 or fp16.")
+    var compressParams: String = "none"
+
+    @Flag(inversion: .prefixedNo, help: "With --compress topk or sign: each worker keeps what the encoding left out and adds it to its next gradient (error feedback).")
+    var errorFeedback = true
 
     @Option(parsing: .unconditional, help: "Write a checkpoint (RUN_DIR/checkpoints) every this many updates (default: by time only, see --checkpoint-seconds).")
     var checkpointEvery: Int?
@@ -188,6 +197,9 @@ struct TrainingOptions: ParsableArguments {
         j.noiseScale = noiseScale
         j.workerTimeout = workerTimeout
         j.checkpointEvery = checkpointEvery
+        j.compress = (try? GradientCodec(parsing: compress)) ?? .f32
+        j.compressParams = (try? GradientCodec(parsing: compressParams)) ?? .f32
+        j.errorFeedback = errorFeedback
         j.checkpointSeconds = checkpointSeconds
         j.keepCheckpoints = keepCheckpoints
         j.registerTimeout = registerTimeout
@@ -229,6 +241,11 @@ struct TrainingOptions: ParsableArguments {
     }
 
     func validate() throws {
+        for text in [compress, compressParams] {
+            do { _ = try GradientCodec(parsing: text) } catch {
+                throw ValidationError(text == compress ? error.description : error.description.replacingOccurrences(of: "--compress ", with: "--compress-params "))
+            }
+        }
         if let first = job.problems().first { throw ValidationError(first) }
     }
 }

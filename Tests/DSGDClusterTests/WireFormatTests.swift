@@ -6,7 +6,7 @@ final class WireFormatTests: XCTestCase {
         let h = MessageHeader(type: .gradient, workerID: 3, count: 32, step: 0x0102_0304_0506_0708, payloadLength: 132, value: 1.5)
         let expected: [UInt8] = [
             0x44, 0x53, 0x47, 0x44,  // "DSGD"
-            2, 5, 0, 0,              // version, type, flags
+            3, 5, 0, 0,              // version, type, flags
             3, 0, 0, 0,              // worker id
             32, 0, 0, 0,             // count
             8, 7, 6, 5, 4, 3, 2, 1,  // step
@@ -56,9 +56,12 @@ final class WireFormatTests: XCTestCase {
         var v1 = hello
         v1[4] = 1
         XCTAssertEqual(decodeError(v1), .unsupportedVersion(1), "version 1 had no READY: a version 1 worker would never start")
-        var v3 = hello
-        v3[4] = 3
-        XCTAssertEqual(decodeError(v3), .unsupportedVersion(3))
+        var v2 = hello
+        v2[4] = 2
+        XCTAssertEqual(decodeError(v2), .unsupportedVersion(2), "version 2 had no encodings: a version 2 worker would send float32 to a compressing job")
+        var v4 = hello
+        v4[4] = 4
+        XCTAssertEqual(decodeError(v4), .unsupportedVersion(4))
         var t0 = hello
         t0[5] = 0
         XCTAssertEqual(decodeError(t0), .unknownType(0))
@@ -80,7 +83,7 @@ final class WireFormatTests: XCTestCase {
     }
 
     func testErrorsReadAsSentences() {
-        XCTAssertEqual("\(ProtocolError.unsupportedVersion(9))", "protocol version 9 is not supported (this build speaks 2)")
+        XCTAssertEqual("\(ProtocolError.unsupportedVersion(9))", "protocol version 9 is not supported (this build speaks 3)")
         XCTAssertEqual("\(ProtocolError.lengthMismatch(declared: 8, actual: 4))",
                        "header declares a 8-byte payload but the payload frame has 4 bytes")
     }

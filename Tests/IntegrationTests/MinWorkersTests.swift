@@ -58,7 +58,8 @@ final class MinWorkersTests: ClusterTestCase {
     }
 
     func testMinWorkersIsRefusedWhereStepsNeedEveryWorker() throws {
-        for (args, message) in [(["--mode", "sync", "--min-workers", "3"], "--min-workers below --workers applies to --mode async only"),
+        for (args, message) in [(["--mode", "easgd", "--min-workers", "3"], "--min-workers below --workers applies to --mode sync (without --backup-workers or --noise-scale), local, async and ssp (got easgd)"),
+                                (["--mode", "sync", "--backup-workers", "1", "--min-workers", "3"], "(got sync with --backup-workers)"),
                                 (["--mode", "async", "--min-workers", "5"], "--min-workers must be in 1 ... --workers (got 5 with 4 workers)")] {
             let r = try run(["run", "--workers", "4", "--steps", "5", "--quiet", "--out", path("refused")] + args)
             XCTAssertNotEqual(r.code, 0)

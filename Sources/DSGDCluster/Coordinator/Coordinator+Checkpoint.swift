@@ -4,11 +4,17 @@ import Foundation
 extension Coordinator {
     /// The run as it stands after an update, as a checkpoint. Every submitted evaluation must have
     /// been collected (so the recorder's totals are those of this version).
+    ///
+    /// A sync run that has lost (or regained) a worker splits its data among the live workers; a
+    /// resumed run starts with every worker again, so its workers' places are then recorded as the
+    /// start of their epochs (the epoch is visited again rather than partly skipped).
     func makeCheckpoint() -> Checkpoint {
+        let resharded = sharers.count != job.workers || members.shardOverride.contains { $0 != nil }
         let state = CheckpointState(
             step: store.version, parameterCount: store.count, hasVelocity: store.velocity != nil,
             mode: job.mode, workers: job.workers, seed: job.seed, learningRate: job.learningRate,
-            onlineLambdaMax: onlineLambdaMax, shardEpochs: members.shardEpoch, batchesDone: members.batchesDone,
+            onlineLambdaMax: onlineLambdaMax, shardEpochs: members.shardEpoch,
+            batchesDone: resharded ? Array(repeating: 0, count: job.workers) : members.batchesDone.map { max(0, $0) },
             minibatches: members.minibatches, bytesMoved: bytesMoved, recorder: recorder.state)
         return Checkpoint(state: state, parameters: store.values, velocity: store.velocity)
     }

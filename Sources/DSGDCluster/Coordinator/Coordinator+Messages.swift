@@ -58,12 +58,8 @@ extension Coordinator {
                 throw ProtocolError.wrongExampleCount(worker: h.workerID, got: h.count, expected: data.examples)
             }
             members.ready[k] = true
-            // A worker that rejoined a running job: its shard of this epoch from the start, and
-            // the current parameters.
-            if recorder.trainingStarted, finished == nil {
-                try sendShard(to: k)
-                try sendParams(to: k)
-            }
+            // A worker that rejoined a running job: the policy says when it computes again.
+            if recorder.trainingStarted, finished == nil { try policy.workerRejoined(k, self) }
         case .gradient:
             try handleGradient(h, from: try members.registeredWorker(h, routingID: rid))
         case .stats:
@@ -91,6 +87,7 @@ extension Coordinator {
         let payload = frames[2].count
         let (part, last) = try inbox.accept(h, from: k, frame: frames[2], range: store.partRange)
         bytesMoved += Wire.headerSize + payload
+        members.bytesReceived[k] += Wire.headerSize + payload
         if part == 0 {
             // The worker has used this minibatch (sync may release it from part 0 on).
             members.batchesDone[k] += 1
@@ -161,14 +158,6 @@ extension Coordinator {
         try sendParams(buffer, version: version, to: k)
     }
 
-    /// Sends worker `k` the next epoch's shard if it has used up its current one.
-    func sendShardIfUsedUp(_ k: Int) throws {
-        guard members.batchesDone[k] == job.batchesPerShard else { return }
-        members.batchesDone[k] = 0
-        members.shardEpoch[k] += 1
-        try sendShard(to: k)
-    }
-
     // MARK: Sending
 
     func send(_ type: MessageType, to k: Int, count: UInt32 = 0, payload: [UInt8]) throws {
@@ -180,40 +169,19 @@ extension Coordinator {
         }
     }
 
-    /// Sends the routing id of worker `k`, then whatever `body` sends; maps a vanished peer to an error.
+    /// Sends the routing id of worker `k`, then whatever `body` sends; maps a vanished peer to an
+    /// error, unless the run may go on without it (`--min-workers`): the message is then dropped
+    /// (nothing of it was sent), and the worker, owing an answer it never gives, is declared dead
+    /// once `--worker-timeout` has passed.
     func sendRouted(to k: Int, _ body: () throws -> Void) throws {
         do {
             try members.routingIDs[k]!.withUnsafeBytes { try socket.send(bytes: $0, more: true) }
             try body()
         } catch let e as ZMQError where e.code == EHOSTUNREACH {
+            if members.liveCount - 1 >= job.minWorkers ?? job.workers { return }
             throw CoordinatorError("worker \(k) is unreachable (disconnected)")
         } catch let e as ZMQError where e.isAgain {
             throw CoordinatorError("worker \(k) is not reading its messages (a send waited \(Self.sendTimeoutMs) ms on its full queue)")
-        }
-    }
-
-    /// Sends worker `k` its slice of the permutation of its current epoch, less the minibatches it
-    /// has already used of it (none, except in a run resumed from a checkpoint mid-shard).
-    func sendShard(to k: Int) throws {
-        let epoch = members.shardEpoch[k]
-        if permutationEpoch != epoch {
-            sharding.fillPermutation(epoch: epoch, into: &permutation)
-            // With a held-out set the permutation is of positions in the training index list.
-            if let train = trainIndices {
-                for i in permutation.indices { permutation[i] = train[Int(permutation[i])] }
-            }
-            permutationEpoch = epoch
-        }
-        let size = sharding.shardSize
-        let used = members.batchesDone[k] * job.examplesPerGradient, count = size - used
-        let h = MessageHeader(type: .shard, workerID: UInt32(k), count: UInt32(count), step: UInt64(epoch),
-                              payloadLength: UInt32(4 * count))
-        h.encode(into: header)
-        try sendRouted(to: k) {
-            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
-            try permutation.withUnsafeBytes { all in
-                try socket.send(bytes: UnsafeRawBufferPointer(rebasing: all[(4 * (k * size + used))..<(4 * (k + 1) * size)]), more: false)
-            }
         }
     }
 
@@ -222,34 +190,47 @@ extension Coordinator {
         try sendParams(store.current, version: store.version, to: k)
     }
 
-    /// Sends `buffer` (the parameters of `version`) to worker `k` in parts, without copying it.
+    /// Sends `buffer` (the parameters of `version`) to worker `k` in parts, without copying it
+    /// (`--compress-params`: encoded once, then without copying).
     func sendParams(_ buffer: ZeroCopyBuffer, version: Int, to k: Int) throws {
         for j in 0..<store.parts {
-            try buffer.wrap(range: store.partRange(j), into: paramsMessage)
-            try sendParamsPart(j, version: version, to: k)
+            let size = try wrapParamsPart(j, of: buffer, version: version)
+            try sendParamsPart(j, version: version, size: size, to: k)
         }
         members.markSent(k, version: version, at: monotonicSeconds())
     }
 
-    /// Sends part `j` of `buffer` (the parameters of `version`) to every worker; libzmq shares one
+    /// Sends part `j` of `buffer` (the parameters of `version`) to `workers`; libzmq shares one
     /// frame among all of them (no copy).
-    func broadcastPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int) throws {
-        try buffer.wrap(range: store.partRange(j), into: paramsMessage)
-        for k in 0..<job.workers { try sendParamsPart(j, version: version, to: k) }
+    func broadcastPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int, to workers: [Int]) throws {
+        let size = try wrapParamsPart(j, of: buffer, version: version)
+        for k in workers { try sendParamsPart(j, version: version, size: size, to: k) }
     }
 
-    /// Sends `paramsMessage` (part `j`, shared, not consumed) as a PARAMS message to worker `k`.
-    func sendParamsPart(_ j: Int, version: Int, to k: Int) throws {
+    /// Points `paramsMessage` at part `j` of `buffer` as it goes on the wire; returns its size.
+    func wrapParamsPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int) throws -> Int {
+        let range = store.partRange(j)
+        if let paramsEncoder {
+            return try paramsEncoder.wrap(part: j, range: range, of: buffer, version: version, into: paramsMessage)
+        }
+        try buffer.wrap(range: range, into: paramsMessage)
+        return 4 * range.count
+    }
+
+    /// Sends `paramsMessage` (part `j`, `size` bytes, shared, not consumed) as a PARAMS message
+    /// to worker `k`.
+    func sendParamsPart(_ j: Int, version: Int, size: Int, to k: Int) throws {
         let range = store.partRange(j)
         let h = MessageHeader(type: .params, workerID: UInt32(k), count: UInt32(range.lowerBound), step: UInt64(version),
-                              payloadLength: UInt32(4 * range.count), flags: j == store.parts - 1 ? Wire.lastPartFlag : 0)
+                              payloadLength: UInt32(size), flags: Wire.flags(last: j == store.parts - 1, codec: job.compressParams))
         h.encode(into: header)
         try sendMessage.share(paramsMessage)
         try sendRouted(to: k) {
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
             try socket.send(sendMessage, more: false)
         }
-        bytesMoved += Wire.headerSize + 4 * range.count
+        bytesMoved += Wire.headerSize + size
+        members.bytesSent[k] += Wire.headerSize + size
     }
 }
 

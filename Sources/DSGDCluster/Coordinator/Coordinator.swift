@@ -28,6 +28,8 @@ public final class Coordinator {
     let members: Membership
     let store: ParameterStore
     let inbox: GradientInbox
+    /// `--compress-params`: the parameters encoded for the wire.
+    let paramsEncoder: ParamsEncoder?
     let recorder: Recorder
     let policy: any UpdatePolicy
 
@@ -56,6 +58,9 @@ public final class Coordinator {
 
     var permutation: [UInt32] = []
     var permutationEpoch = -1
+    /// The workers an epoch's permutation is split among, in id order: every worker, until a sync
+    /// run starts an epoch after a death or a rejoin (`startEpoch`).
+    var sharers: [Int]
     /// Counts rejected (malformed or out-of-protocol) messages and decides which to log and answer.
     var limiter = RejectionLimiter()
     /// Messages rejected as malformed or out of protocol.
@@ -127,12 +132,14 @@ public final class Coordinator {
         poller = ZMQPoller([socket])
 
         let n = job.workers
-        members = Membership(count: n)
+        members = Membership(count: n, batchesPerShard: job.batchesPerShard)
         store = ParameterStore(initial: try job.initialParameters(), chunk: job.gradientChunk, maxGradients: n,
                                optimizer: job.optimizer, keepVersions: job.delay)
-        inbox = GradientInbox(workers: n, parts: store.parts)
+        inbox = GradientInbox(workers: n, parts: store.parts, parameterCount: store.count, partRange: store.partRange, codec: job.compress)
+        paramsEncoder = job.compressParams == .f32 ? nil : ParamsEncoder(codec: job.compressParams, count: store.count)
         recorder = Recorder(job: job, model: model, runDirectory: runDirectory, log: log, trainData: trainData, testData: testData)
         policy = job.makePolicy()
+        sharers = Array(0..<n)
         statsRequested = Array(repeating: nil, count: n)
         statsReceived = Array(repeating: nil, count: n)
         curvatureRequested = Array(repeating: nil, count: n)
@@ -250,7 +257,7 @@ public final class Coordinator {
             collectEvaluations(wait: false)
             if let k = members.overdue(now: monotonicSeconds(), timeout: job.workerTimeout) {
                 if members.liveCount - 1 >= job.minWorkers ?? job.workers {
-                    declareDead(k)
+                    try declareDead(k)
                 } else {
                     finish(.failed, "worker \(k) sent no gradient for \(job.workerTimeout) s (is it still running?)"
                            + (job.minWorkers.map { ", and fewer than --min-workers \($0) would be left" } ?? ""))
@@ -261,11 +268,14 @@ public final class Coordinator {
 
     /// Declares worker `k` dead (`--min-workers`): its part-received gradient is discarded, it is
     /// logged and recorded, and the run goes on with the others.
-    func declareDead(_ k: Int) {
+    func declareDead(_ k: Int) throws {
+        // A minibatch whose gradient came in part only was counted at its first part, but is never applied.
+        if inbox.partsReceived[k] > 0 { members.batchesDone[k] -= 1 }
         members.declareDead(k)
         inbox.reset(k)
         recorder.recordDeath(k)
         log.error("worker \(k) declared dead: no gradient for \(job.workerTimeout) s; going on with \(members.liveCount) of \(job.workers) workers (--min-workers \(job.minWorkers ?? job.workers))")
+        try policy.workerLeft(k, self)
     }
 
     /// Whether an update applying `examplesApplied` examples reaches `--steps` or `--epochs`.
@@ -327,6 +337,7 @@ public final class Coordinator {
     /// Evaluates the current parameters when due (or now, if `force`), and stops the run if the
     /// recorder says so.
     func evaluate(force: Bool) {
+        recorder.bytesMoved = bytesMoved
         if let (status, error) = recorder.evaluate(version: store.version, params: UnsafeBufferPointer(store.current.floats), force: force) {
             finish(status, error)
         }

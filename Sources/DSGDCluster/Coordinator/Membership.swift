@@ -14,20 +14,31 @@ final class Membership {
     /// The version the last PARAMS carried, and when it went out.
     var sentVersion: [Int]
     var sentAt: [Double]
-    /// Minibatches the worker has used from its current shard, and that shard's epoch.
+    /// Minibatches the worker has used from its current shard, that shard's epoch, and the
+    /// minibatches the shard holds.
     var batchesDone: [Int]
     var shardEpoch: [Int]
+    var shardBatches: [Int]
+    /// A shard other than the worker's slice of its epoch's permutation (sync, after a worker's
+    /// death: the rest of its own shard and its share of the dead worker's), or nil.
+    var shardOverride: [[UInt32]?]
     /// Minibatches the worker has computed in the whole run (applied or dropped).
     var minibatches: [Int]
     var byeReceived: [Bool]
+    /// Bytes of PARAMS sent to the worker and of GRADIENT received from it (headers and payloads).
+    var bytesSent: [Int]
+    var bytesReceived: [Int]
     /// READY received: the worker has built its data set.
     var ready: [Bool]
     /// Declared dead (silent past `--worker-timeout` in a job that may go on without it): never
     /// sent anything again, and its messages are rejected.
     private(set) var dead: [Bool]
 
-    init(count: Int) {
+    /// `count` workers, each with shards of `batchesPerShard` minibatches.
+    init(count: Int, batchesPerShard: Int) {
         self.count = count
+        shardBatches = Array(repeating: batchesPerShard, count: count)
+        shardOverride = Array(repeating: nil, count: count)
         routingIDs = Array(repeating: nil, count: count)
         outstanding = Array(repeating: false, count: count)
         sentVersion = Array(repeating: 0, count: count)
@@ -36,12 +47,16 @@ final class Membership {
         shardEpoch = Array(repeating: 0, count: count)
         minibatches = Array(repeating: 0, count: count)
         byeReceived = Array(repeating: false, count: count)
+        bytesSent = Array(repeating: 0, count: count)
+        bytesReceived = Array(repeating: 0, count: count)
         ready = Array(repeating: false, count: count)
         dead = Array(repeating: false, count: count)
     }
 
     /// Workers not declared dead.
     var liveCount: Int { dead.lazy.filter { !$0 }.count }
+    /// Workers not declared dead and READY, in the order of their ids.
+    var liveAndReady: [Int] { (0..<count).filter { !dead[$0] && ready[$0] } }
     /// The workers declared dead, in the order of their ids.
     var deadWorkers: [Int] { (0..<count).filter { dead[$0] } }
 

@@ -60,6 +60,8 @@ final class Recorder {
     private var waitingCount = 0
     /// `--noise-scale`: the gradient noise scale estimator (sync only).
     let noise: NoiseScaleMeter?
+    /// The coordinator's bytes of PARAMS and GRADIENT so far (set before each evaluation).
+    var bytesMoved = 0
     private var lastProgressPrint = -1.0
     /// (training clock, examples) at recent progress lines, for the windowed rate.
     private var rateSamples: [(clock: Double, examples: Int, version: Int)] = []
@@ -215,6 +217,7 @@ final class Recorder {
             windowDropped = 0
         }
         if job.minWorkers != nil { point.deadWorkers = deadWorkers.count }
+        point.bytesMoved = bytesMoved
         if let noise {
             let w = noise.takeWindow()
             point.noiseScale = w.noiseScale
@@ -385,6 +388,10 @@ final class Recorder {
         s.momentum = Double(job.momentum)
         s.workerMinibatches = members.minibatches
         s.bytesMoved = bytesMoved
+        s.workerBytesSent = members.bytesSent
+        s.workerBytesReceived = members.bytesReceived
+        if job.compress != .f32 { s.compress = job.compress.description }
+        if job.compressParams != .f32 { s.compressParams = job.compressParams.description }
         if testData != nil {
             s.finalTestLoss = lastTestLoss.flatMap { $0.isFinite ? $0 : nil }
             s.finalTestAccuracy = lastTestAccuracy

@@ -11,6 +11,7 @@ extension JobConfig {
         case lrScaling, staleness, backupWorkers, delay, lrStaleness, syncEvery, rho
         case evaluation, noiseScale, maxStaleness, minWorkers, maxGradientNorm
         case checkpointEvery, checkpointSeconds, keepCheckpoints
+        case compress, compressParams, errorFeedback
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -58,11 +59,14 @@ extension JobConfig {
         try c.encode(checkpointEvery, forKey: .checkpointEvery)
         try c.encode(checkpointSeconds, forKey: .checkpointSeconds)
         try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
+        try c.encode(compress.description, forKey: .compress)
+        try c.encode(compressParams.description, forKey: .compressParams)
+        try c.encode(errorFeedback, forKey: .errorFeedback)
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
     /// `online_curvature` settings, `init`, `lr_scaling` and the policy options (`staleness`,
-    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation`, `noise_scale`, `max_staleness`, `min_workers`, `max_gradient_norm` and the checkpoint settings take their defaults when absent
+    /// `backup_workers`, `delay`, `lr_staleness`, `sync_every`, `rho`), `evaluation`, `noise_scale`, `max_staleness`, `min_workers`, `max_gradient_norm`, the checkpoint settings and the compression settings take their defaults when absent
     /// (files written before they existed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -109,6 +113,9 @@ extension JobConfig {
         checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery)
         checkpointSeconds = try c.decodeIfPresent(Double.self, forKey: .checkpointSeconds) ?? 30
         keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? 3
+        compress = try GradientCodec(parsing: c.decodeIfPresent(String.self, forKey: .compress) ?? "none")
+        compressParams = try GradientCodec(parsing: c.decodeIfPresent(String.self, forKey: .compressParams) ?? "none")
+        errorFeedback = try c.decodeIfPresent(Bool.self, forKey: .errorFeedback) ?? true
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

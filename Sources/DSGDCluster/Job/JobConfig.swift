@@ -138,13 +138,21 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// `async`: every worker is sent the parameters of `delay` versions ago (version 0 before
     /// that), so a single worker's gradients have staleness exactly `delay` (`--delay`).
     public var delay: Int = 0
-    /// `async`: the fewest live workers the run may go on with; a worker silent past
-    /// `workerTimeout` is declared dead while at least this many remain (`--min-workers`; nil:
-    /// all of them, so any silent worker fails the run).
+    /// `sync`, `local`, `async`, `ssp`: the fewest live workers the run may go on with; a worker
+    /// silent past `workerTimeout` is declared dead while at least this many remain
+    /// (`--min-workers`; nil: all of them, so any silent worker fails the run).
     public var minWorkers: Int? = nil
     /// `async`: a gradient whose L2 norm is above this, or not finite, is dropped, not applied
     /// (`--max-gradient-norm`; nil: every gradient is applied, and a non-finite one fails the run).
     public var maxGradientNorm: Double? = nil
+    /// How gradients (and whatever local and easgd workers send) travel to the coordinator
+    /// (`--compress`; `GradientCodec`); the coordinator keeps float32 master parameters.
+    public var compress: GradientCodec = .f32
+    /// How parameters travel to the workers (`--compress-params`: none, bf16 or fp16).
+    public var compressParams: GradientCodec = .f32
+    /// With `topk` or `sign`: workers keep what the encoding left out and add it to their next
+    /// vector (`--no-error-feedback` turns it off, to show what it is for).
+    public var errorFeedback: Bool = true
     /// Write a checkpoint every this many updates (`--checkpoint-every`; nil: by time only); read
     /// by the coordinator only.
     public var checkpointEvery: Int? = nil
@@ -347,8 +355,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
         if delay > 0, mode != .async { p.append("--delay applies to --mode async only (got \(mode.rawValue))") }
         if let m = minWorkers {
             if m < 1 || m > workers { p.append("--min-workers must be in 1 ... --workers (got \(m) with \(workers) workers)") }
-            if m < workers, mode != .async {
-                p.append("--min-workers below --workers applies to --mode async only (got \(mode.rawValue): its steps need every worker)")
+            if m < workers, mode == .easgd || backupWorkers > 0 || noiseScale {
+                p.append("--min-workers below --workers applies to --mode sync (without --backup-workers or --noise-scale), local, async and ssp (got \(mode.rawValue)\(backupWorkers > 0 ? " with --backup-workers" : noiseScale ? " with --noise-scale" : ""))")
             }
         }
         if let g = maxGradientNorm {
@@ -360,6 +368,7 @@ public struct JobConfig: Codable, Equatable, Sendable {
             if mode != .async { p.append("--max-staleness applies to --mode async only (got \(mode.rawValue); ssp bounds staleness by --staleness)") }
             if delay > m { p.append("--delay \(delay) makes every gradient \(delay) versions stale, above --max-staleness \(m): all would be dropped") }
         }
+        if compressParams.isSparse { p.append("--compress-params must be none, bf16 or fp16 (got \(compressParams)): parameters are not sparse") }
         if let k = checkpointEvery, k < 1 { p.append("--checkpoint-every must be at least 1 (got \(k))") }
         if !(checkpointSeconds.isFinite && checkpointSeconds >= 0) { p.append("--checkpoint-seconds must be 0 (off) or positive (got \(checkpointSeconds))") }
         if keepCheckpoints < 1 { p.append("--keep-checkpoints must be at least 1 (got \(keepCheckpoints))") }

@@ -18,4 +18,8 @@ final class LocalSGDPolicy: UpdatePolicy {
     func received(part: Int, last: Bool, from k: Int, computedOn: Int, _ c: Coordinator) throws {
         try sync.received(part: part, last: last, from: k, computedOn: computedOn, c)
     }
+
+    func workerLeft(_ k: Int, _ c: Coordinator) throws { try sync.workerLeft(k, c) }
+
+    func workerRejoined(_ k: Int, _ c: Coordinator) throws { try sync.workerRejoined(k, c) }
 }

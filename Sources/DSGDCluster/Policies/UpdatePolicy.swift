@@ -13,6 +13,24 @@ protocol UpdatePolicy: AnyObject {
     /// Part `part` of worker `k`'s gradient, computed on version `computedOn`, is in the inbox;
     /// `last` when it completes the gradient.
     func received(part: Int, last: Bool, from k: Int, computedOn: Int, _ c: Coordinator) throws
+
+    /// Worker `k` was declared dead (`--min-workers`); its part-received gradient is gone.
+    func workerLeft(_ k: Int, _ c: Coordinator) throws
+
+    /// Worker `k`, declared dead before, registered again and is READY.
+    func workerRejoined(_ k: Int, _ c: Coordinator) throws
+}
+
+extension UpdatePolicy {
+    /// By default the others go on as before.
+    func workerLeft(_ k: Int, _ c: Coordinator) throws {}
+
+    /// By default a rejoined worker gets its shard of its epoch from the start and the current
+    /// parameters at once.
+    func workerRejoined(_ k: Int, _ c: Coordinator) throws {
+        try c.sendShard(to: k)
+        try c.sendParams(to: k)
+    }
 }
 
 extension JobConfig {

@@ -1,19 +1,27 @@
-/// dsgd's wire protocol, version 2 (see docs/PROTOCOL.md).
+/// dsgd's wire protocol, version 3 (see docs/PROTOCOL.md).
 ///
 /// Every message is a 32-byte little-endian header frame, followed by one payload frame for the
 /// types that carry one. On the coordinator's ROUTER socket a routing-id frame comes first.
 public enum Wire {
     /// The protocol version this build speaks.
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     /// The four bytes every header starts with: ASCII "DSGD".
     public static let magic: UInt32 = 0x4447_5344  // "DSGD" read little-endian
     /// Size of the header frame in bytes.
     public static let headerSize = 32
     /// GRADIENT `flags` bit: this part is the last of the gradient.
     public static let lastPartFlag: UInt16 = 1
+    /// PARAMS and GRADIENT `flags` bits 1-3: the encoding of the payload (`GradientCodec.id`;
+    /// 0 = float32). Version 3 added them.
+    public static let codecMask: UInt16 = 0x0E
+
+    /// The flags of a PARAMS or GRADIENT part encoded with `codec`.
+    public static func flags(last: Bool, codec: GradientCodec) -> UInt16 {
+        (last ? lastPartFlag : 0) | UInt16(codec.id) << 1
+    }
 }
 
-/// The message types of protocol version 2 (version 2 added READY).
+/// The message types of protocol version 3 (version 2 added READY; version 3 encoded payloads).
 public enum MessageType: UInt8, CaseIterable, Sendable {
     /// worker -> coordinator: "I am worker `workerID`". No payload.
     case hello = 1
@@ -69,9 +77,9 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 4 | magic "DSGD" |
-/// | 4 | 1 | protocol version (2) |
+/// | 4 | 1 | protocol version (3) |
 /// | 5 | 1 | message type |
-/// | 6 | 2 | flags (0) |
+/// | 6 | 2 | flags (PARAMS, GRADIENT: bit 0 last part, bits 1-3 encoding; otherwise 0) |
 /// | 8 | 4 | worker id (u32) |
 /// | 12 | 4 | count (u32) |
 /// | 16 | 8 | step (u64) |
@@ -96,6 +104,9 @@ public struct MessageHeader: Equatable, Sendable {
         self.value = value
         self.flags = flags
     }
+
+    /// The encoding number of a PARAMS or GRADIENT payload (flags bits 1-3).
+    public var codecID: UInt8 { UInt8((flags & Wire.codecMask) >> 1) }
 
     /// Writes the header into `buffer` (at least 32 bytes).
     public func encode(into buffer: UnsafeMutableRawBufferPointer) {
@@ -175,6 +186,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case wrongExampleCount(worker: UInt32, got: UInt32, expected: Int)
     case deadWorker(UInt32)
     case keyOfAnotherWorker(claimed: UInt32, keyOf: String?)
+    case wrongEncoding(worker: UInt32, got: UInt8, expected: GradientCodec)
+    case undecodable(worker: UInt32, reason: String)
 
     public var description: String {
         switch self {
@@ -206,6 +219,10 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) built \(got) examples, but the job's data set has \(expected) (a different dsgd build or data?)"
         case .keyOfAnotherWorker(let w, let owner):
             return "HELLO claims worker \(w), but this connection's CURVE key is \(owner.map { "worker \($0)'s" } ?? "no worker's")"
+        case .wrongEncoding(let w, let got, let expected):
+            return "worker \(w) sent a gradient part of encoding \(got), but the job's --compress is \(expected) (encoding \(expected.id))"
+        case .undecodable(let w, let reason):
+            return "worker \(w) sent a gradient part that does not decode: \(reason)"
         case .deadWorker(let w):
             return "worker \(w) was declared dead (silent past --worker-timeout); the run goes on without it"
         }

@@ -94,6 +94,12 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var evaluation: String?
     /// `--noise-scale`: B_simple over the whole run (sums of both estimates over every step).
     public var noiseScale: Double?
+    /// `--compress` and `--compress-params` (absent: none), and per worker the bytes of PARAMS the
+    /// coordinator sent it and of GRADIENT it received from it (headers and payloads).
+    public var compress: String?
+    public var compressParams: String?
+    public var workerBytesSent: [Int]?
+    public var workerBytesReceived: [Int]?
 }
 
 /// `params.json`: the final parameters.
@@ -326,6 +332,8 @@ public struct MetricsPoint: Sendable {
     public var noiseTrace: Double?
     /// `--min-workers`: workers declared dead so far.
     public var deadWorkers: Int?
+    /// Bytes of PARAMS sent and GRADIENT received by the coordinator so far (headers and payloads).
+    public var bytesMoved: Int?
 
     /// The JSON line: keys in a fixed order; a non-finite loss is written as null.
     public var jsonLine: String {
@@ -341,6 +349,7 @@ public struct MetricsPoint: Sendable {
         if let g = noiseGradientSquare { s += ",\"noise_gradient_square\":\(json(g))" }
         if let t = noiseTrace { s += ",\"noise_trace\":\(json(t))" }
         if let d = deadWorkers { s += ",\"dead_workers\":\(d)" }
+        if let b = bytesMoved { s += ",\"bytes_moved\":\(b)" }
         return s + "}"
     }
 

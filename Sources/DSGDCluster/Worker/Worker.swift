@@ -56,6 +56,11 @@ public final class Worker {
     var localParameters: UnsafeMutableBufferPointer<Float>?
     var scratch: UnsafeMutableBufferPointer<Float>?
     var localStarted = false
+    /// `--compress` other than none: buffers the encoded parts are sent from, the scratch of the
+    /// encoder, and with `topk` or `sign` the error feedback residual.
+    var encoded: ZeroCopyBufferPool?
+    var encodeScratch: UnsafeMutableBufferPointer<Float>?
+    var errorFeedback: ErrorFeedback?
 
     public init(options: Options) throws {
         self.options = options
@@ -75,6 +80,7 @@ public final class Worker {
         parameters?.deallocate()
         localParameters?.deallocate()
         scratch?.deallocate()
+        encodeScratch?.deallocate()
     }
 
     /// Runs until STOP (returns 0), a signal (130/143) or an error (throws).
@@ -143,6 +149,14 @@ public final class Worker {
             localParameters!.initialize(repeating: 0)
             scratch = .allocate(capacity: m.parameterCount)
             scratch!.initialize(repeating: 0)
+        }
+        if j.compress != .f32 {
+            let c = j.gradientChunk, p = m.parameterCount
+            let bytes = stride(from: 0, to: p, by: c).reduce(0) { $0 + j.compress.payloadBytes(count: min(c, p - $1)) }
+            encoded = ZeroCopyBufferPool(count: (bytes + 3) / 4, initial: 2)
+            encodeScratch = .allocate(capacity: min(c, p))
+            encodeScratch!.initialize(repeating: 0)
+            if j.compress.isSparse, j.errorFeedback { errorFeedback = ErrorFeedback(count: p) }
         }
         shard.reserveCapacity(j.shardSize)
         try sendBare(.ready, count: UInt32(data!.examples))
@@ -225,25 +239,36 @@ public final class Worker {
         try quotient.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
     }
 
-    /// One PARAMS part. A single part covering everything is used in place (no copy); several
-    /// parts are assembled into `parameters` first. The last part triggers the gradient.
+    /// One PARAMS part. A single float32 part covering everything is used in place (no copy);
+    /// several parts, or encoded ones (`--compress-params`), are assembled into `parameters` first.
+    /// The last part triggers the gradient.
     func handleParams(_ h: MessageHeader) throws {
         guard let job, let model, let parameters else { throw WorkerError("PARAMS before WELCOME") }
         let p = model.parameterCount
-        let offset = Int(h.count), length = frames[1].count / 4
-        guard offset == parametersFilled, frames[1].count % 4 == 0, offset + length <= p else {
-            throw WorkerError("PARAMS part at element \(offset) with \(frames[1].count) bytes does not continue the \(parametersFilled) floats received of \(p)")
+        let codec = job.compressParams, width = codec.payloadBytes(count: 1)
+        guard h.codecID == codec.id else {
+            throw WorkerError("PARAMS part of encoding \(h.codecID), but the job's --compress-params is \(codec) (encoding \(codec.id))")
+        }
+        let offset = Int(h.count), length = frames[1].count / width
+        guard offset == parametersFilled, frames[1].count % width == 0, offset + length <= p else {
+            throw WorkerError("PARAMS part at element \(offset) with \(frames[1].count) bytes does not continue the \(parametersFilled) values received of \(p)")
         }
         guard offset == 0 || h.step == parametersStep else { throw WorkerError("PARAMS parts of different steps") }
         let last = offset + length == p
         guard (h.flags & Wire.lastPartFlag != 0) == last else { throw WorkerError("PARAMS part at element \(offset) has a wrong last-part flag") }
         parametersStep = h.step
-        let source = frames[1].bytes.baseAddress!.assumingMemoryBound(to: Float.self)
-        if offset == 0 && last {
-            try computeGradient(parameters: UnsafeBufferPointer(start: source, count: p), step: h.step, job: job, model: model)
-            return
+        if codec != .f32 {
+            do { try codec.decode(frames[1].bytes, count: length, into: parameters.baseAddress! + offset) } catch {
+                throw WorkerError("PARAMS part at element \(offset): \(error)")
+            }
+        } else {
+            let source = frames[1].bytes.baseAddress!.assumingMemoryBound(to: Float.self)
+            if offset == 0 && last {
+                try computeGradient(parameters: UnsafeBufferPointer(start: source, count: p), step: h.step, job: job, model: model)
+                return
+            }
+            (parameters.baseAddress! + offset).update(from: source, count: length)
         }
-        (parameters.baseAddress! + offset).update(from: source, count: length)
         parametersFilled = last ? 0 : offset + length
         if last { try computeGradient(parameters: UnsafeBufferPointer(parameters), step: h.step, job: job, model: model) }
     }
@@ -264,18 +289,35 @@ public final class Worker {
         case .easgd: loss = elasticSteps(centre: params, job: job, model: model, data: data, into: out)
         case .sync, .async, .ssp: loss = minibatchGradient(at: params, job: job, model: model, data: data, into: out)
         }
-        var lo = 0
+        let codec = job.compress
+        let target = codec == .f32 ? buffer : encoded!.acquire()
+        var lo = 0, offset = 0
         while lo < p {
             let hi = min(p, lo + job.gradientChunk)
-            try buffer.wrap(range: lo..<hi, into: gradientMessage)
+            let size = codec.payloadBytes(count: hi - lo)
+            if codec == .f32 {
+                try buffer.wrap(range: lo..<hi, into: gradientMessage)
+            } else {
+                encodePart(out.baseAddress! + lo, range: lo..<hi, codec: codec, into: UnsafeMutableRawPointer(target.floats.baseAddress!) + offset)
+                try target.wrap(byteOffset: offset, byteCount: size, into: gradientMessage)
+            }
             let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(lo), step: step,
-                                    payloadLength: UInt32(4 * (hi - lo)), value: Float(loss),
-                                    flags: hi == p ? Wire.lastPartFlag : 0)
+                                    payloadLength: UInt32(size), value: Float(loss), flags: Wire.flags(last: hi == p, codec: codec))
             out.encode(into: header)
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
             try socket.send(gradientMessage, more: false)
             lo = hi
+            offset += size
         }
+    }
+
+    /// Encodes the gradient part `values` (elements `range`) into `destination`: with error
+    /// feedback, the residual is added first and what the encoding leaves out is kept for the next.
+    func encodePart(_ values: UnsafeMutablePointer<Float>, range: Range<Int>, codec: GradientCodec, into destination: UnsafeMutableRawPointer) {
+        errorFeedback?.add(into: values, range: range)
+        codec.encode(UnsafeBufferPointer(start: values, count: range.count), into: destination, scratch: encodeScratch!.baseAddress!)
+        errorFeedback?.keep(values, sentAs: UnsafeRawBufferPointer(start: destination, count: codec.payloadBytes(count: range.count)),
+                            codec: codec, range: range)
     }
 
     /// Sends a message without payload (HELLO, READY, BYE).
