@@ -96,3 +96,9 @@ func storeVector(_ v: Vector, _ p: UnsafeMutablePointer<Float>) {
 func load8(_ p: UnsafePointer<Float>) -> Vector8 {
     UnsafeRawPointer(p).loadUnaligned(as: Vector8.self)
 }
+
+/// An unaligned store of eight floats.
+@inline(__always)
+func store8(_ v: Vector8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector8.self)
+}

@@ -121,12 +121,25 @@ enum VariantSGEMM {
                     }
                 }
             } else if rows == mr {
-                // op(A)[i][p] = a[i*lda + p]: mr row streams, written contiguously.
+                // op(A)[i][p] = a[i*lda + p]: mr row streams, eight steps at a time through an 8 x 8
+                // transpose (rows past mr read as row mr - 1's, their lanes overwritten: each step's
+                // eight floats land at d + p*mr, the next step's store covers the extra ones; the
+                // last chunk leaves at least one step to the scalar loop, so nothing lands past it).
                 let src = a + (ic + ir) * lda + pc
-                var d = dst
-                for p in 0..<kb {
-                    for r in 0..<mr { d[r] = src[r * lda + p] }
-                    d += mr
+                var p = 0
+                while p + 8 < kb || (mr == 8 && p + 8 <= kb) {
+                    let t = transpose8(
+                        load8(src + p), load8(src + lda + p), load8(src + 2 * lda + p), load8(src + 3 * lda + p),
+                        load8(src + 4 * lda + p), load8(src + 5 * lda + p),
+                        load8(src + min(6, mr - 1) * lda + p), load8(src + min(7, mr - 1) * lda + p))
+                    let d = dst + p * mr
+                    store8(t.0, d); store8(t.1, d + mr); store8(t.2, d + 2 * mr); store8(t.3, d + 3 * mr)
+                    store8(t.4, d + 4 * mr); store8(t.5, d + 5 * mr); store8(t.6, d + 6 * mr); store8(t.7, d + 7 * mr)
+                    p += 8
+                }
+                while p < kb {
+                    for r in 0..<mr { dst[p * mr + r] = src[r * lda + p] }
+                    p += 1
                 }
             } else {
                 for r in 0..<mr {
@@ -150,8 +163,30 @@ enum VariantSGEMM {
         var dst = out
         while jr < nb {
             let cols = min(nr, nb - jr)
-            if transposed {
-                // op(B)[p][j] = b[j*ldb + p]: read each of the nr source rows contiguously.
+            if transposed && cols == nr {
+                // op(B)[p][j] = b[j*ldb + p]: eight source rows by eight steps at a time, through an
+                // 8 x 8 transpose in registers; the last kb % 8 steps one by one.
+                var j0 = 0
+                while j0 < nr {
+                    let src = b + (jc + jr + j0) * ldb + pc
+                    var p = 0
+                    while p + 8 <= kb {
+                        let t = transpose8(
+                            load8(src + p), load8(src + ldb + p), load8(src + 2 * ldb + p), load8(src + 3 * ldb + p),
+                            load8(src + 4 * ldb + p), load8(src + 5 * ldb + p), load8(src + 6 * ldb + p), load8(src + 7 * ldb + p))
+                        let d = dst + p * nr + j0
+                        store8(t.0, d); store8(t.1, d + nr); store8(t.2, d + 2 * nr); store8(t.3, d + 3 * nr)
+                        store8(t.4, d + 4 * nr); store8(t.5, d + 5 * nr); store8(t.6, d + 6 * nr); store8(t.7, d + 7 * nr)
+                        p += 8
+                    }
+                    while p < kb {
+                        for j in 0..<8 { dst[p * nr + j0 + j] = src[j * ldb + p] }
+                        p += 1
+                    }
+                    j0 += 8
+                }
+            } else if transposed {
+                // op(B)[p][j] = b[j*ldb + p], a partial panel: read each source row contiguously.
                 for j in 0..<nr {
                     if j < cols {
                         let src = b + (jc + jr + j) * ldb + pc
@@ -312,4 +347,29 @@ enum VariantSGEMM {
             j += 1
         }
     }
+}
+
+/// The 8 x 8 transpose of the rows `r0 ... r7`: element `p` of result `q` is element `q` of row
+/// `p`. Written as AVX's unpack / shuffle / 128-bit permute steps, which LLVM maps onto those
+/// instructions (on SSE it takes twice as many).
+@inline(__always)
+func transpose8(_ r0: Vector8, _ r1: Vector8, _ r2: Vector8, _ r3: Vector8,
+                _ r4: Vector8, _ r5: Vector8, _ r6: Vector8, _ r7: Vector8)
+    -> (Vector8, Vector8, Vector8, Vector8, Vector8, Vector8, Vector8, Vector8) {
+    // unpcklps / unpckhps: interleave the low (high) pairs of each 128-bit half.
+    @inline(__always) func lo(_ a: Vector8, _ b: Vector8) -> Vector8 { Vector8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+    @inline(__always) func hi(_ a: Vector8, _ b: Vector8) -> Vector8 { Vector8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+    // shufps 0x44 / 0xEE: the low (high) 64 bits of each half of a, then of b.
+    @inline(__always) func ll(_ a: Vector8, _ b: Vector8) -> Vector8 { Vector8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
+    @inline(__always) func hh(_ a: Vector8, _ b: Vector8) -> Vector8 { Vector8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
+    let t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3)
+    let t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7)
+    // u0 = [r0..r3 at 0 | r0..r3 at 4], u1 at 1 | 5, u2 at 2 | 6, u3 at 3 | 7; u4...u7 for r4...r7.
+    let u0 = ll(t0, t2), u1 = hh(t0, t2), u2 = ll(t1, t3), u3 = hh(t1, t3)
+    let u4 = ll(t4, t6), u5 = hh(t4, t6), u6 = ll(t5, t7), u7 = hh(t5, t7)
+    // vperm2f128: low halves together (steps 0-3), high halves together (steps 4-7).
+    return (Vector8(lowHalf: u0.lowHalf, highHalf: u4.lowHalf), Vector8(lowHalf: u1.lowHalf, highHalf: u5.lowHalf),
+            Vector8(lowHalf: u2.lowHalf, highHalf: u6.lowHalf), Vector8(lowHalf: u3.lowHalf, highHalf: u7.lowHalf),
+            Vector8(lowHalf: u0.highHalf, highHalf: u4.highHalf), Vector8(lowHalf: u1.highHalf, highHalf: u5.highHalf),
+            Vector8(lowHalf: u2.highHalf, highHalf: u6.highHalf), Vector8(lowHalf: u3.highHalf, highHalf: u7.highHalf))
 }
