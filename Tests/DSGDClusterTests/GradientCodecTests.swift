@@ -1,0 +1,139 @@
+@testable import DSGDCluster
+import XCTest
+
+/// The wire encodings of `--compress`, against values worked out by hand and against plain
+/// reference computations (sorting for top-k, float64 for the sign scale), and error feedback's
+/// bookkeeping: what is sent plus what is kept equals what came in.
+final class GradientCodecTests: XCTestCase {
+    func encode(_ codec: GradientCodec, _ v: [Float]) -> [UInt8] {
+        var out = [UInt8](repeating: 0xAA, count: codec.payloadBytes(count: v.count))
+        var scratch = [Float](repeating: 0, count: max(v.count, 1))
+        v.withUnsafeBufferPointer { vb in
+            out.withUnsafeMutableBytes { o in scratch.withUnsafeMutableBufferPointer { codec.encode(vb, into: o.baseAddress!, scratch: $0.baseAddress!) } }
+        }
+        return out
+    }
+
+    func decode(_ codec: GradientCodec, _ bytes: [UInt8], count: Int) throws -> [Float] {
+        var out = [Float](repeating: .nan, count: count)
+        try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try codec.decode(b, count: count, into: $0.baseAddress!) } }
+        return out
+    }
+
+    func testParsingAndSizes() throws {
+        XCTAssertEqual(try GradientCodec(parsing: "none"), .f32)
+        XCTAssertEqual(try GradientCodec(parsing: "topk:0.01"), .topk(0.01))
+        for bad in ["topk:0", "topk:1.5", "topk:x", "int8", ""] {
+            XCTAssertThrowsError(try GradientCodec(parsing: bad), bad)
+        }
+        XCTAssertEqual(GradientCodec.f32.payloadBytes(count: 10), 40)
+        XCTAssertEqual(GradientCodec.bf16.payloadBytes(count: 10), 20)
+        XCTAssertEqual(GradientCodec.topk(0.01).payloadBytes(count: 1000), 80, "k = 10: 10 indices and 10 values")
+        XCTAssertEqual(GradientCodec.topk(0.01).payloadBytes(count: 10), 8, "at least one entry")
+        XCTAssertEqual(GradientCodec.sign.payloadBytes(count: 17), 4 + 3)
+    }
+
+    func testBF16RoundsToNearestEven() throws {
+        let cases: [(UInt32, UInt16)] = [
+            (0x3F80_0000, 0x3F80),  // 1
+            (0x3F80_7FFF, 0x3F80),  // just below half: down
+            (0x3F80_8000, 0x3F80),  // exactly half, 0x3F80 even: down
+            (0x3F81_8000, 0x3F82),  // exactly half, 0x3F81 odd: up
+            (0x3F80_8001, 0x3F81),  // above half: up
+            (0xBF80_C000, 0xBF81),  // negative, above half
+            (0x7F7F_FFFF, 0x7F80),  // the largest float rounds to infinity, as it must
+            (0x0000_0001, 0x0000),  // the smallest subnormal: to zero
+        ]
+        for (bits, expected) in cases {
+            XCTAssertEqual(GradientCodec.bfloat16(Float(bitPattern: bits)), expected, String(bits, radix: 16))
+        }
+        XCTAssertEqual(GradientCodec.bfloat16(.nan), 0x7FC0)
+        let v: [Float] = [1, -2.5, 3.14159, 1e-20]
+        let back = try decode(.bf16, encode(.bf16, v), count: 4)
+        XCTAssertEqual(back.map(\.bitPattern), v.map { UInt32(GradientCodec.bfloat16($0)) << 16 })
+    }
+
+    func testFP16MatchesFloat16Conversion() throws {
+        let v: [Float] = [1, -2.5, 3.14159, 1e-6, 70000, -0.0]
+        let back = try decode(.fp16, encode(.fp16, v), count: v.count)
+        XCTAssertEqual(back.map(\.bitPattern), v.map { Float(Float16($0)).bitPattern })
+        XCTAssertEqual(back[4], .infinity, "above 65504: infinite, and the coordinator fails the run on it")
+    }
+
+    func testTopKKeepsTheLargestMagnitudesLowerIndexFirstOnTies() throws {
+        var rng = SystemRandomNumberGenerator()
+        for n in [1, 2, 7, 100, 1000] {
+            for f in [0.01, 0.1, 0.5, 1.0] {
+                // Values from a small set, so that ties are common.
+                let v = (0..<n).map { _ in Float(Int.random(in: -6...6, using: &rng)) * 0.5 }
+                let codec = GradientCodec.topk(f)
+                let k = min(n, max(1, Int((f * Double(n)).rounded(.up))))
+                let chosen = Set(v.indices.sorted { (abs(v[$0]), -$0) > (abs(v[$1]), -$1) }.prefix(k))
+                let expected = v.indices.map { chosen.contains($0) ? v[$0] : 0 }
+                let bytes = encode(codec, v)
+                XCTAssertEqual(bytes.count, 8 * k)
+                XCTAssertEqual(try decode(codec, bytes, count: n), expected, "n \(n), f \(f)")
+            }
+        }
+    }
+
+    func testSelectFindsEveryRank() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [1, 2, 3, 10, 257] {
+            let values = (0..<n).map { _ in Float(Int.random(in: 0...20, using: &rng)) }
+            let sorted = values.sorted()
+            for rank in 0..<n {
+                var a = values
+                XCTAssertEqual(a.withUnsafeMutableBufferPointer { GradientCodec.select($0.baseAddress!, count: n, rank: rank) }, sorted[rank])
+            }
+        }
+    }
+
+    func testSignSendsTheMeanMagnitudeWithEachSign() throws {
+        let v: [Float] = [0.5, -1.5, 0, 2, -3, 1, 1, -1, 4]
+        let bytes = encode(.sign, v)
+        XCTAssertEqual(bytes.count, 4 + 2)
+        XCTAssertEqual(bytes[4], 0b1001_0010, "bits 1, 4 and 7 (the negatives) of the first byte")
+        XCTAssertEqual(bytes[5], 0)
+        let scale = Float(v.map { Double(abs($0)) }.reduce(0, +) / Double(v.count))
+        XCTAssertEqual(try decode(.sign, bytes, count: v.count), v.map { $0 < 0 ? -scale : scale })
+    }
+
+    func testMalformedPartsAreRefused() {
+        XCTAssertThrowsError(try decode(.bf16, [0, 0, 0], count: 2)) { XCTAssertEqual("\($0)", "a bf16 part of 2 values has 4 bytes, got 3") }
+        // Top-k of 4 values at 0.5: two (index, value) pairs; indices must ascend and stay inside.
+        func topk(_ i: UInt32, _ j: UInt32) -> [UInt8] {
+            [i, j, Float(1).bitPattern, Float(2).bitPattern].flatMap { x in withUnsafeBytes(of: x.littleEndian) { Array($0) } }
+        }
+        XCTAssertNoThrow(try decode(.topk(0.5), topk(0, 3), count: 4))
+        XCTAssertThrowsError(try decode(.topk(0.5), topk(2, 2), count: 4)) { XCTAssertEqual("\($0)", "topk index 2 after 2 in a part of 4 values (they must ascend)") }
+        XCTAssertThrowsError(try decode(.topk(0.5), topk(1, 4), count: 4))
+    }
+
+    /// What went out plus what is kept is what came in, every step; over many steps nothing is
+    /// lost: the sum of what was sent differs from the sum of the inputs by the last residual.
+    func testErrorFeedbackKeepsWhatTheEncodingLeavesOut() throws {
+        var rng = SystemRandomNumberGenerator()
+        for codec in [GradientCodec.topk(0.1), .sign] {
+            let n = 50
+            let ef = ErrorFeedback(count: n)
+            var sentSum = [Double](repeating: 0, count: n), inSum = [Double](repeating: 0, count: n)
+            for _ in 0..<40 {
+                let g = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+                var v = g
+                v.withUnsafeMutableBufferPointer { ef.add(into: $0.baseAddress!, range: 0..<n) }
+                let before = Array(ef.residual)
+                for i in 0..<n { XCTAssertEqual(v[i], g[i] + before[i]) }
+                let bytes = encode(codec, v)
+                bytes.withUnsafeBytes { b in v.withUnsafeBufferPointer { ef.keep($0.baseAddress!, sentAs: b, codec: codec, range: 0..<n) } }
+                let sent = try decode(codec, bytes, count: n)
+                for i in 0..<n {
+                    XCTAssertEqual(ef.residual[i], v[i] - sent[i], "residual = what was not sent")
+                    sentSum[i] += Double(sent[i])
+                    inSum[i] += Double(g[i])
+                }
+            }
+            for i in 0..<n { XCTAssertEqual(inSum[i] - sentSum[i], Double(ef.residual[i]), accuracy: 1e-4, "\(codec): nothing lost, only delayed") }
+        }
+    }
+}
