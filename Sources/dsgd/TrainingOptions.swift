@@ -246,6 +246,10 @@ struct TrainingOptions: ParsableArguments {
                 throw ValidationError(text == compress ? error.description : error.description.replacingOccurrences(of: "--compress ", with: "--compress-params "))
             }
         }
+        if let name = data.data {
+            try data.validateFileFlags(name)
+            if data.isFile(name) { try data.resolveFile(name) }  // file:line:column errors before anything starts
+        }
         if let first = job.problems().first { throw ValidationError(first) }
     }
 }

@@ -35,8 +35,8 @@ public enum CSVLoader {
 
     /// Like `load(path:label:)`, and also returns the column names.
     public static func loadTable(path: String, label: LabelColumn = .name("label")) throws -> CSVTable {
-        let bytes = try DataFileIO.read(path)
-        return try bytes.withUnsafeBufferPointer { try parse($0, file: path, label: label) }
+        let rows = try DataStream.countLines(.file(path), file: path) + 1
+        return try stream(.file(path), file: path, label: label, reserveRows: rows, storeFeatures: true)
     }
 
     /// Like `load(text:fileName:label:)`, and also returns the column names.
@@ -46,48 +46,67 @@ public enum CSVLoader {
     }
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String, label: LabelColumn) throws -> CSVTable {
+        var rows = 1
+        for b in bytes where b == 0x0A { rows += 1 }
+        return try stream(.memory(bytes), file: file, label: label, reserveRows: rows, storeFeatures: true)
+    }
+
+    /// Parses CSV from `source` line by line (a file is read in chunks, never whole), hashing the
+    /// bytes into `hash` if given. With `storeFeatures` false the features are checked but not
+    /// kept (the table's `data` then has no features: a scan for errors, shape and targets).
+    /// `reserveRows` (at least the row count, e.g. the number of newlines plus one) sizes the
+    /// arrays once, so the result is the only large allocation.
+    static func stream(
+        _ source: DataSource, file: String, label: LabelColumn, reserveRows: Int, storeFeatures: Bool,
+        hash: UnsafeMutablePointer<SHA256>? = nil
+    ) throws -> CSVTable {
         func fail(_ line: Int, _ column: Int?, _ message: String) -> DataFileError {
             DataFileError(file: file, line: line, column: column, message: message)
         }
-        var start = 0
-        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { start = 3 }  // UTF-8 BOM
-        // Blank lines (and blanks) at the end are not rows.
-        var end = bytes.count
-        while end > start && (DataFileIO.isBlank(bytes[end - 1]) || bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D) {
-            end -= 1
-        }
-        guard end > start else { throw fail(1, nil, "empty file (expected a header line)") }
-
-        var lineStart = start
-        let headerEnd = lineEnd(bytes, from: lineStart, to: end)
-        let names = fields(bytes, lineStart, headerEnd).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
-        guard names != [""] else { throw fail(1, nil, "the header line is empty") }
-        let columns = names.count
-        let labelIndex = try resolve(label, names: names, fail: { fail(1, $0, $1) })
-        guard columns > 1 else { throw fail(1, nil, "no feature columns besides the label column \"\(names[labelIndex])\"") }
-        lineStart = headerEnd + 1
-        guard lineStart < end else { throw fail(2, nil, "no data rows after the header") }
-
-        var rowsEstimate = 1
-        for i in lineStart..<end where bytes[i] == 0x0A { rowsEstimate += 1 }
+        var names: [String]? = nil
+        var headerBlank = false
+        var columns = 0
+        var labelIndex = 0
+        var firstBlank: Int? = nil
+        var lastLine = 0
         var features: [Float] = []
-        features.reserveCapacity(rowsEstimate * (columns - 1))
         var targets: [Float] = []
-        targets.reserveCapacity(rowsEstimate)
+        targets.reserveCapacity(max(reserveRows, 1))
 
-        var line = 2
-        while lineStart < end {
-            let stop = lineEnd(bytes, from: lineStart, to: end)
-            var found = 1
-            for i in lineStart..<stop where bytes[i] == 0x2C { found += 1 }
-            if found != columns {
-                if found == 1 && isBlankLine(bytes, lineStart, stop) {
-                    throw fail(line, 1, "empty line (expected \(columns) fields)")
+        try DataStream.forEachLine(source, file: file, hash: hash) { raw, line in
+            lastLine = line
+            var bytes = raw
+            if line == 1, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {  // UTF-8 BOM
+                bytes = UnsafeBufferPointer(rebasing: bytes[3...])
+            }
+            let blank = isBlankLine(bytes, 0, bytes.count)
+            guard names != nil else {
+                if line == 1 && blank { headerBlank = true; return }
+                if headerBlank {
+                    if blank { return }
+                    throw fail(1, nil, "the header line is empty")
                 }
+                let header = fields(bytes, 0, bytes.count).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+                names = header
+                columns = header.count
+                labelIndex = try resolve(label, names: header, fail: { fail(1, $0, $1) })
+                guard columns > 1 else { throw fail(1, nil, "no feature columns besides the label column \"\(header[labelIndex])\"") }
+                if storeFeatures { features.reserveCapacity(max(reserveRows, 1) * (columns - 1)) }
+                return
+            }
+            if blank {
+                if firstBlank == nil { firstBlank = line }
+                return
+            }
+            if let b = firstBlank { throw fail(b, 1, "empty line (expected \(columns) fields)") }
+            let stop = bytes.count
+            var found = 1
+            for i in 0..<stop where bytes[i] == 0x2C { found += 1 }
+            if found != columns {
                 throw fail(line, min(found, columns) + 1, "expected \(columns) fields, found \(found)")
             }
             var column = 0
-            var a = lineStart
+            var a = 0
             while column < columns {
                 var b = a
                 while b < stop && bytes[b] != 0x2C { b += 1 }
@@ -99,19 +118,20 @@ public enum CSVLoader {
                 guard value.isFinite else {
                     throw fail(line, column + 1, "expected a finite number, found \(DataFileIO.quoted(field))")
                 }
-                if column == labelIndex { targets.append(value) } else { features.append(value) }
+                if column == labelIndex { targets.append(value) } else if storeFeatures { features.append(value) }
                 column += 1
                 a = b + 1
             }
-            lineStart = stop + 1
-            line += 1
         }
+        guard let names else { throw fail(1, nil, "empty file (expected a header line)") }
+        guard !targets.isEmpty else { throw fail(2, nil, "no data rows after the header") }
+        _ = lastLine
         var featureNames = names
         featureNames.remove(at: labelIndex)
-        return CSVTable(
-            data: Dataset(examples: targets.count, dimension: columns - 1, features: features, targets: targets),
-            featureNames: featureNames, labelName: names[labelIndex]
-        )
+        let data = storeFeatures
+            ? Dataset(examples: targets.count, dimension: columns - 1, features: features, targets: targets)
+            : Dataset(examples: targets.count, dimension: 0, features: [], targets: targets)
+        return CSVTable(data: data, featureNames: featureNames, labelName: names[labelIndex])
     }
 
     /// The 0-based index `label` names, or an error at `column` (nil: the header as a whole).
@@ -141,15 +161,6 @@ public enum CSVLoader {
     private static func summary(_ names: [String]) -> String {
         names.count <= 6 ? names.joined(separator: ", ")
             : (names.prefix(3) + ["..."] + names.suffix(2)).joined(separator: ", ")
-    }
-
-    /// The index of the `\n` ending the line that starts at `from`, or `to` if none does (a `\r`
-    /// before it is trimmed off with the last field).
-    @inline(__always)
-    private static func lineEnd(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Int {
-        var i = from
-        while i < to && bytes[i] != 0x0A { i += 1 }
-        return i
     }
 
     /// The comma-separated fields of `bytes[a..<b]`, each trimmed of blanks and of a line's `\r`.

@@ -1,7 +1,8 @@
 import Foundation
 /// Names a data set that every process can build for itself from a few numbers: the coordinator
 /// sends the spec, not the data, and each worker materialises the same examples from the seed.
-/// Nothing is read from a file: the real data sets are compiled in (`EmbeddedData`).
+/// The real data sets are compiled in (`EmbeddedData`); a spec with a `format` names the user's
+/// data file instead, which every process reads from its own copy (`DataFile`).
 ///
 /// Which fields a data set reads (the others are carried along and ignored):
 ///
@@ -34,6 +35,20 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     public var classes: Int
     /// How many times the base set is repeated (at least 1): a redundant training set.
     public var replicate: Int
+    /// A data file's format (`dsgd --data FILE`); nil for the built-in sets. For a file, `name` is
+    /// its path as given (relative paths are read from each process's working directory),
+    /// `examples` and `features` its shape, `classes` K when its targets are class indices 0...K-1
+    /// (0: other targets), and `seed` is unused. Absent from the JSON of a built-in set.
+    public var format: DataFileFormat? = nil
+    /// CSV: the label column, a header name or a 0-based index (negative: from the end).
+    public var labelColumn: String? = nil
+    /// IDX: the labels file that goes with the images file `name`.
+    public var labelsFile: String? = nil
+    /// A data file's SHA-256 (hex), computed by the coordinator from its copy; every process that
+    /// materialises the set first checks its own copy against it. Nil: not yet read.
+    public var sha256: String? = nil
+    /// IDX: the SHA-256 of the labels file.
+    public var labelsSha256: String? = nil
 
     public static let defaultCondition = 100.0
     public static let defaultClasses = 3
@@ -64,7 +79,15 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
         condition = try c.decodeIfPresent(Double.self, forKey: .condition) ?? DatasetSpec.defaultCondition
         classes = try c.decodeIfPresent(Int.self, forKey: .classes) ?? DatasetSpec.defaultClasses
         replicate = try c.decodeIfPresent(Int.self, forKey: .replicate) ?? DatasetSpec.defaultReplicate
+        format = try c.decodeIfPresent(DataFileFormat.self, forKey: .format)
+        labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn)
+        labelsFile = try c.decodeIfPresent(String.self, forKey: .labelsFile)
+        sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
+        labelsSha256 = try c.decodeIfPresent(String.self, forKey: .labelsSha256)
     }
+
+    /// Whether this spec names a data file (`format` is set) rather than a built-in set.
+    public var isFile: Bool { format != nil }
 
     /// The data sets dsgd knows.
     public static let names = [
@@ -86,6 +109,7 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     /// Number of classes when the targets are class indices 0..K-1 (nil for regression targets,
     /// including `lecun-2d`'s +1/-1).
     public var classCount: Int? {
+        if isFile { return classes > 0 ? classes : nil }
         switch name {
         case "synthetic-logistic", "breast-cancer": return 2
         case "digits": return 10
@@ -99,6 +123,9 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
 
     /// What the targets are, in a few words (for `dsgd dataset list`).
     public var task: String {
+        if let format {
+            return "\(format.rawValue) file" + (classes > 0 ? ", \(classes)-class classification" : ", regression")
+        }
         switch name {
         case "synthetic-logistic", "breast-cancer": return "binary classification (labels 0/1)"
         case "digits": return "10-class classification (labels 0-9)"
@@ -112,6 +139,15 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     /// Every reason this spec cannot be materialised (empty when it can), one line each, naming
     /// fields as the command line does (`--examples`; the JSON key is `examples`).
     public func problems() -> [String] {
+        if isFile {
+            var p: [String] = []
+            if sha256 == nil { return [] }  // not read yet: `resolvingFile()` checks the file
+            if examples < 1 { p.append("\(name) has no examples") }
+            if features < 1 { p.append("\(name) has no features") }
+            if replicate < 1 { p.append("--replicate must be at least 1 (got \(replicate))") }
+            if p.isEmpty, let size = sizeProblem() { p.append(size) }
+            return p
+        }
         guard DatasetSpec.names.contains(name) else {
             return ["unknown data set '\(name)' (known: \(DatasetSpec.names.joined(separator: ", ")))"]
         }
@@ -155,6 +191,7 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     /// Builds the data set, or explains why it cannot.
     public func materialize() throws -> Dataset {
         if let first = problems().first { throw DatasetError.invalid(first) }
+        if isFile { return try DataFile.load(self).replicated(replicate) }
         let base: Dataset
         switch name {
         case "synthetic-logistic": base = SyntheticData.logistic(examples: examples, features: features, seed: seed)

@@ -175,10 +175,10 @@ public enum IDXLoader {
         for k in stride(from: n - 1, through: 0, by: -1) { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))) }
     }
 
-    private static func hex(_ b: UInt8) -> String {
+    static func hex(_ b: UInt8) -> String {
         let digits = Array("0123456789ABCDEF")
         return "0x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 15)])
     }
 
-    private static func shapeText(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: " x ") }
+    static func shapeText(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: " x ") }
 }
