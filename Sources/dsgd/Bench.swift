@@ -5,6 +5,6 @@ extension DSGD {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks (JSON output).",
-            subcommands: [BenchRound.self, BenchAggregate.self, BenchCore.self])
+            subcommands: [BenchRound.self, BenchAggregate.self, BenchCore.self, BenchCodec.self])
     }
 }

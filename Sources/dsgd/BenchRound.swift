@@ -8,7 +8,7 @@ extension DSGD {
         static let configuration = CommandConfiguration(
             commandName: "round",
             abstract: "Time synchronous rounds (PARAMS out, GRADIENT back, average, update) with the noop model.",
-            discussion: "Prints one JSON object per line: transport, workers, dim, rounds, median_ms, p90_ms.")
+            discussion: "Prints one JSON object per line: transport, workers, dim, rounds, compress, compress_params, bytes_per_round, median_ms, p90_ms.")
 
         @Option(parsing: .upToNextOption, help: "Parameter counts.")
         var dims: [Int] = [1_000, 100_000, 1_000_000]
@@ -25,17 +25,24 @@ extension DSGD {
         @Option(help: "Floats per GRADIENT part.")
         var gradientChunk: Int = JobConfig().gradientChunk
 
+        @Option(parsing: .upToNextOption, help: "Gradient encodings (--compress of dsgd run): none, bf16, fp16, topk:F, sign. Parameters go as float32 with none, as the changed entries with topk (--compress-params sparse), in bf16 otherwise.")
+        var compress: [String] = ["none"]
+
         func validate() throws {
             guard rounds >= 10 else { throw ValidationError("--rounds must be at least 10") }
             for t in transports where t != "tcp" && t != "ipc" { throw ValidationError("unknown transport '\(t)' (tcp or ipc)") }
             for d in dims where d < 1 { throw ValidationError("--dims must be positive") }
             for w in workers where w < 1 { throw ValidationError("--workers must be positive") }
+            for c in compress {
+                do { _ = try GradientCodec(parsing: c) } catch { throw ValidationError(error.description) }
+            }
         }
 
         func run() throws {
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dsgd-bench-\(getpid())")
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: scratch) }
+            for codec in try compress.map({ try GradientCodec(parsing: $0) }) {
             for transport in transports {
                 for n in workers {
                     for d in dims {
@@ -51,18 +58,25 @@ extension DSGD {
                         job.steps = rounds
                         job.evalEvery = rounds
                         job.gradientChunk = gradientChunk
-                        let dir = scratch.appendingPathComponent("\(transport)-\(n)-\(d)").path
+                        job.compress = codec
+                        if case .topk = codec { job.compressParams = .changes } else { job.compressParams = codec == .f32 ? .f32 : .bf16 }
+                        // Encodings that look at the values get a non-zero gradient to look at.
+                        job.noopPattern = codec != .f32
+                        let dir = scratch.appendingPathComponent("\(transport)-\(n)-\(d)-\(codec.id)").path
                         var options = Launcher.Options(job: job, runDirectory: dir)
                         options.bind = transport == "tcp" ? "tcp://127.0.0.1:0" : "ipc://\(scratch.path)/\(transport)-\(n)-\(d).ipc"
                         options.quiet = true
                         let code = Launcher(options: options).run()
                         guard code == 0 else { throw CleanFailure("bench run \(transport) workers=\(n) dim=\(d) failed (exit \(code))") }
                         let s = try RunDirectory(path: dir).readSummary()
+                        let params = job.compressParams.description
                         let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),\"gradient_chunk\":\(gradientChunk),"
+                            + "\"compress\":\"\(codec)\",\"compress_params\":\"\(params)\",\"bytes_per_round\":\((s.bytesMoved ?? 0) / max(s.steps, 1)),"
                             + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90))}"
                         writeLine(line, to: 1)
                     }
                 }
+            }
             }
         }
 

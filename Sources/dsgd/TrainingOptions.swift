@@ -112,7 +112,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "How workers send gradients: none (float32), bf16, fp16, topk:F (the fraction F of largest entries of each part) or sign (scaled sign, 1 bit an entry). The coordinator keeps float32 parameters.")
     var compress: String = "none"
 
-    @Option(help: "How the coordinator sends parameters: none (float32), bf16 or fp16.")
+    @Option(help: "How the coordinator sends parameters: none (float32), bf16, fp16, or sparse (sync and local: only the entries that changed since the version each worker holds; lossless).")
     var compressParams: String = "none"
 
     @Flag(inversion: .prefixedNo, help: "With --compress topk or sign: each worker keeps what the encoding left out and adds it to its next gradient (error feedback).")
@@ -242,9 +242,7 @@ struct TrainingOptions: ParsableArguments {
 
     func validate() throws {
         for text in [compress, compressParams] {
-            do { _ = try GradientCodec(parsing: text) } catch {
-                throw ValidationError(text == compress ? error.description : error.description.replacingOccurrences(of: "--compress ", with: "--compress-params "))
-            }
+            do { _ = try GradientCodec(parsing: text) } catch { throw ValidationError(error.description) }
         }
         if let name = data.data {
             try data.validateFileFlags(name)

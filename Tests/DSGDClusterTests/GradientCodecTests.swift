@@ -31,6 +31,7 @@ final class GradientCodecTests: XCTestCase {
         XCTAssertEqual(GradientCodec.topk(0.01).payloadBytes(count: 1000), 80, "k = 10: 10 indices and 10 values")
         XCTAssertEqual(GradientCodec.topk(0.01).payloadBytes(count: 10), 8, "at least one entry")
         XCTAssertEqual(GradientCodec.sign.payloadBytes(count: 17), 4 + 3)
+        XCTAssertEqual(GradientCodec.sign.payloadBytes(count: 10), 4 + 2)
     }
 
     func testBF16RoundsToNearestEven() throws {
@@ -90,13 +91,13 @@ final class GradientCodecTests: XCTestCase {
     }
 
     func testSignSendsTheMeanMagnitudeWithEachSign() throws {
-        let v: [Float] = [0.5, -1.5, 0, 2, -3, 1, 1, -1, 4]
+        let v: [Float] = [0.5, -1.5, 0, 2, -3, 1, 1, -1, 4, -0.0]
         let bytes = encode(.sign, v)
         XCTAssertEqual(bytes.count, 4 + 2)
         XCTAssertEqual(bytes[4], 0b1001_0010, "bits 1, 4 and 7 (the negatives) of the first byte")
-        XCTAssertEqual(bytes[5], 0)
+        XCTAssertEqual(bytes[5], 0b10, "-0 has its sign bit set")
         let scale = Float(v.map { Double(abs($0)) }.reduce(0, +) / Double(v.count))
-        XCTAssertEqual(try decode(.sign, bytes, count: v.count), v.map { $0 < 0 ? -scale : scale })
+        XCTAssertEqual(try decode(.sign, bytes, count: v.count), v.map { $0.sign == .minus ? -scale : scale })
     }
 
     func testMalformedPartsAreRefused() {

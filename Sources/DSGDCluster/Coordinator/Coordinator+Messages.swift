@@ -201,11 +201,31 @@ extension Coordinator {
     }
 
     /// Sends part `j` of `buffer` (the parameters of `version`) to `workers`; libzmq shares one
-    /// frame among all of them (no copy).
-    func broadcastPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int, to workers: [Int]) throws {
-        let size = try wrapParamsPart(j, of: buffer, version: version)
-        for k in workers { try sendParamsPart(j, version: version, size: size, to: k) }
+    /// frame among all of them (no copy). With `--compress-params sparse`, a worker that holds
+    /// `previous` (version - 1) gets only the entries that changed, when they are under half.
+    func broadcastPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int, previous: ZeroCopyBuffer, to workers: [Int]) throws {
+        var dense: Int?, changes: Int??
+        for k in workers {
+            if let pool = paramsChanges, members.sentVersion[k] == version - 1 {
+                if changes == nil {
+                    let range = store.partRange(j), target = pool.acquire()
+                    let size = GradientCodec.encodeChanges(old: previous.floats.baseAddress! + range.lowerBound, new: buffer.floats.baseAddress! + range.lowerBound,
+                                                           count: range.count, into: UnsafeMutableRawPointer(target.floats.baseAddress!))
+                    if let size { try target.wrap(byteOffset: 0, byteCount: size, into: changesMessage) }
+                    changes = .some(size)
+                }
+                if let size = changes! {
+                    try sendParamsPart(j, version: version, size: size, to: k, message: changesMessage, codec: .changes)
+                    continue
+                }
+            }
+            if dense == nil { dense = try wrapParamsPart(j, of: buffer, version: version) }
+            try sendParamsPart(j, version: version, size: dense!, to: k)
+        }
     }
+
+    /// How parameters go when not as changes: float32 under `--compress-params sparse`.
+    var denseParamsCodec: GradientCodec { job.compressParams == .changes ? .f32 : job.compressParams }
 
     /// Points `paramsMessage` at part `j` of `buffer` as it goes on the wire; returns its size.
     func wrapParamsPart(_ j: Int, of buffer: ZeroCopyBuffer, version: Int) throws -> Int {
@@ -217,14 +237,14 @@ extension Coordinator {
         return 4 * range.count
     }
 
-    /// Sends `paramsMessage` (part `j`, `size` bytes, shared, not consumed) as a PARAMS message
-    /// to worker `k`.
-    func sendParamsPart(_ j: Int, version: Int, size: Int, to k: Int) throws {
+    /// Sends `message` (part `j`, `size` bytes in `codec`, shared, not consumed; by default
+    /// `paramsMessage` in the job's dense encoding) as a PARAMS message to worker `k`.
+    func sendParamsPart(_ j: Int, version: Int, size: Int, to k: Int, message: ZMQMessage? = nil, codec: GradientCodec? = nil) throws {
         let range = store.partRange(j)
         let h = MessageHeader(type: .params, workerID: UInt32(k), count: UInt32(range.lowerBound), step: UInt64(version),
-                              payloadLength: UInt32(size), flags: Wire.flags(last: j == store.parts - 1, codec: job.compressParams))
+                              payloadLength: UInt32(size), flags: Wire.flags(last: j == store.parts - 1, codec: codec ?? denseParamsCodec))
         h.encode(into: header)
-        try sendMessage.share(paramsMessage)
+        try sendMessage.share(message ?? paramsMessage)
         try sendRouted(to: k) {
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
             try socket.send(sendMessage, more: false)

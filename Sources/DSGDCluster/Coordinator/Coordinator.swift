@@ -28,8 +28,11 @@ public final class Coordinator {
     let members: Membership
     let store: ParameterStore
     let inbox: GradientInbox
-    /// `--compress-params`: the parameters encoded for the wire.
+    /// `--compress-params bf16|fp16`: the parameters encoded for the wire.
     let paramsEncoder: ParamsEncoder?
+    /// `--compress-params sparse`: buffers for one part's changed entries (8 bytes each at most).
+    let paramsChanges: ZeroCopyBufferPool?
+    let changesMessage = ZMQMessage()
     let recorder: Recorder
     let policy: any UpdatePolicy
 
@@ -136,7 +139,8 @@ public final class Coordinator {
         store = ParameterStore(initial: try job.initialParameters(), chunk: job.gradientChunk, maxGradients: n,
                                optimizer: job.optimizer, keepVersions: job.delay)
         inbox = GradientInbox(workers: n, parts: store.parts, parameterCount: store.count, partRange: store.partRange, codec: job.compress)
-        paramsEncoder = job.compressParams == .f32 ? nil : ParamsEncoder(codec: job.compressParams, count: store.count)
+        paramsEncoder = job.compressParams == .bf16 || job.compressParams == .fp16 ? ParamsEncoder(codec: job.compressParams, count: store.count) : nil
+        paramsChanges = job.compressParams == .changes ? ZeroCopyBufferPool(count: 2 * min(store.chunk, store.count), initial: 2) : nil
         recorder = Recorder(job: job, model: model, runDirectory: runDirectory, log: log, trainData: trainData, testData: testData)
         policy = job.makePolicy()
         sharers = Array(0..<n)

@@ -11,7 +11,7 @@ extension JobConfig {
         case lrScaling, staleness, backupWorkers, delay, lrStaleness, syncEvery, rho
         case evaluation, noiseScale, maxStaleness, minWorkers, maxGradientNorm
         case checkpointEvery, checkpointSeconds, keepCheckpoints
-        case compress, compressParams, errorFeedback
+        case compress, compressParams, errorFeedback, noopPattern
     }
 
     /// Encodes every field, writing `null` for an unset limit (so config.json shows every default).
@@ -62,6 +62,7 @@ extension JobConfig {
         try c.encode(compress.description, forKey: .compress)
         try c.encode(compressParams.description, forKey: .compressParams)
         try c.encode(errorFeedback, forKey: .errorFeedback)
+        if noopPattern { try c.encode(noopPattern, forKey: .noopPattern) }
     }
 
     /// Decodes every field; `nesterov`, `lr_auto`, `lambda_max`, `holdout`, `hidden`, `normalize`, `layer_norm`, the
@@ -116,6 +117,7 @@ extension JobConfig {
         compress = try GradientCodec(parsing: c.decodeIfPresent(String.self, forKey: .compress) ?? "none")
         compressParams = try GradientCodec(parsing: c.decodeIfPresent(String.self, forKey: .compressParams) ?? "none")
         errorFeedback = try c.decodeIfPresent(Bool.self, forKey: .errorFeedback) ?? true
+        noopPattern = try c.decodeIfPresent(Bool.self, forKey: .noopPattern) ?? false
     }
 
     /// The JSON form used in config.json and in WELCOME (snake_case keys, sorted).

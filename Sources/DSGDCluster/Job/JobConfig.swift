@@ -84,6 +84,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var dataset: DatasetSpec = DatasetSpec(name: "synthetic-logistic", examples: 8192, features: 32, seed: 1)
     /// Parameter count of the `noop` benchmark model (ignored by the others).
     public var noopParameters: Int? = nil
+    /// `noop`: a fixed non-zero gradient instead of zeros (`NoopModel`; benchmarks of encodings).
+    public var noopPattern: Bool = false
     public var learningRate: Float = 0.5
     public var momentum: Float = 0
     /// Nesterov momentum (`--nesterov`, needs `momentum > 0`); see `SGD`.
@@ -148,7 +150,8 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// How gradients (and whatever local and easgd workers send) travel to the coordinator
     /// (`--compress`; `GradientCodec`); the coordinator keeps float32 master parameters.
     public var compress: GradientCodec = .f32
-    /// How parameters travel to the workers (`--compress-params`: none, bf16 or fp16).
+    /// How parameters travel to the workers (`--compress-params`: none, bf16, fp16, or sparse: the
+    /// entries that changed since the version the worker holds).
     public var compressParams: GradientCodec = .f32
     /// With `topk` or `sign`: workers keep what the encoding left out and add it to their next
     /// vector (`--no-error-feedback` turns it off, to show what it is for).
@@ -204,7 +207,7 @@ public struct JobConfig: Codable, Equatable, Sendable {
     /// The model this job trains.
     public func makeModel() -> any Model {
         model.make(inputDimension: dataset.dimension, parameters: noopParameters, classes: dataset.classCount ?? 2, hidden: hidden,
-                   layerNorm: layerNorm)
+                   layerNorm: layerNorm, noopPattern: noopPattern)
     }
 
     /// The rate each update applies: `learningRate` scaled by `lrScaling` for this mode's
@@ -368,7 +371,11 @@ public struct JobConfig: Codable, Equatable, Sendable {
             if mode != .async { p.append("--max-staleness applies to --mode async only (got \(mode.rawValue); ssp bounds staleness by --staleness)") }
             if delay > m { p.append("--delay \(delay) makes every gradient \(delay) versions stale, above --max-staleness \(m): all would be dropped") }
         }
-        if compressParams.isSparse { p.append("--compress-params must be none, bf16 or fp16 (got \(compressParams)): parameters are not sparse") }
+        if compressParams.isSparse { p.append("--compress-params must be none, bf16, fp16 or sparse (got \(compressParams))") }
+        if compress == .changes { p.append("--compress sparse is for parameters (--compress-params sparse): gradients take topk:F") }
+        if compressParams == .changes, !(mode == .sync || mode == .local) || backupWorkers > 0 {
+            p.append("--compress-params sparse needs --mode sync (without backup workers) or local, where every worker holds the previous version (got \(mode.rawValue))")
+        }
         if let k = checkpointEvery, k < 1 { p.append("--checkpoint-every must be at least 1 (got \(k))") }
         if !(checkpointSeconds.isFinite && checkpointSeconds >= 0) { p.append("--checkpoint-seconds must be 0 (off) or positive (got \(checkpointSeconds))") }
         if keepCheckpoints < 1 { p.append("--keep-checkpoints must be at least 1 (got \(keepCheckpoints))") }

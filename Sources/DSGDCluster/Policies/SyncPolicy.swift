@@ -68,7 +68,7 @@ final class SyncPolicy: UpdatePolicy {
             }
             if let noise = c.recorder.noise { c.measureNoise(noise, part: j, workers: participants, count: participants.count) }
             guard c.aggregate(part: j, workers: participants, count: participants.count) else { return }
-            if pipelined { try c.broadcastPart(j, of: c.store.pending!, version: c.store.version + 1, to: next) }
+            if pipelined { try c.broadcastPart(j, of: c.store.pending!, version: c.store.version + 1, previous: c.store.current, to: next) }
             partsAggregated = j + 1
         }
         guard partsAggregated == parts else { return }

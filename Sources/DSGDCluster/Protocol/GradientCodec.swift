@@ -8,16 +8,21 @@
 ///   above 65504 become infinite (and fail the run as a non-finite gradient).
 /// - `topk(F)`: the k = max(1, ceil(F·L)) entries of largest magnitude (ties: the lower index), as
 ///   k × u32 indices into the part, ascending, then their k × f32 values (8k bytes); the rest is 0.
-/// - `sign`: one f32 scale s = (1/L) Σ|v_i| and ceil(L/8) bytes of sign bits (bit i%8 of byte i/8
-///   set when v_i < 0); v_i decodes to ±s (4 + ceil(L/8) bytes). The scaled sign of Karimireddy et
-///   al. 2019.
+/// - `sign`: one f32 scale s = (1/L) Σ|v_i| (`absoluteSum`'s order) and ceil(L/8) bytes of sign bits (bit i%8 of byte i/8
+///   is v_i's sign bit: set for negative values and −0); v_i decodes to ±s (4 + ceil(L/8) bytes).
+///   The scaled sign of Karimireddy et al. 2019.
 ///
 /// `topk` and `sign` are lossy beyond rounding; a worker keeps what they leave out in an error
 /// feedback residual and adds it to its next vector (`ErrorFeedback`).
+///
+/// Parameters alone may also go as `changes` (`--compress-params sparse`, lossless): the entries of
+/// a part that differ from the version the worker holds, as k × u32 indices into the part,
+/// ascending, then their k × f32 new values (8k bytes, k variable); the other values stay.
 public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
     case f32, bf16, fp16
     case topk(Double)
     case sign
+    case changes
 
     /// Parses `none`, `bf16`, `fp16`, `topk:F` (0 < F ≤ 1) or `sign`.
     public init(parsing text: String) throws(JobConfigError) {
@@ -26,9 +31,10 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case "bf16": self = .bf16
         case "fp16": self = .fp16
         case "sign": self = .sign
+        case "sparse": self = .changes
         default:
             guard text.hasPrefix("topk:"), let f = Double(text.dropFirst(5)), f.isFinite, f > 0, f <= 1 else {
-                throw JobConfigError("--compress must be none, bf16, fp16, topk:F (0 < F <= 1) or sign (got '\(text)')")
+                throw JobConfigError("--compress must be none, bf16, fp16, topk:F (0 < F <= 1) or sign, --compress-params none, bf16, fp16 or sparse (got '\(text)')")
             }
             self = .topk(f)
         }
@@ -41,6 +47,7 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .fp16: return "fp16"
         case .topk(let f): return "topk:\(f)"
         case .sign: return "sign"
+        case .changes: return "sparse"
         }
     }
 
@@ -52,6 +59,7 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .fp16: return 2
         case .topk: return 3
         case .sign: return 4
+        case .changes: return 5
         }
     }
 
@@ -69,9 +77,10 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return min(count, max(1, Int((f * Double(count)).rounded(.up))))
     }
 
-    /// Payload bytes of a part of `count` values.
+    /// Payload bytes of a part of `count` values (for `changes`, the most: every value changed).
     public func payloadBytes(count: Int) -> Int {
         switch self {
+        case .changes: return 8 * count
         case .f32: return 4 * count
         case .bf16, .fp16: return 2 * count
         case .topk: return 8 * kept(count)
@@ -80,7 +89,7 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Encodes `values` into `out` (exactly `payloadBytes(count: values.count)` bytes). `scratch`
-    /// (at least `values.count` floats) is used by `topk` to find its threshold.
+    /// (at least `values.count` floats' room) is used by `topk` to find its threshold.
     public func encode(_ values: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer, scratch: UnsafeMutablePointer<Float>) {
         let n = values.count
         switch self {
@@ -97,34 +106,41 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .topk:
             let k = kept(n)
             // The k-th largest magnitude (NaN counts as the largest, so it is sent and caught).
-            for i in 0..<n { scratch[i] = Self.magnitude(values[i]) }
-            let threshold = Self.select(scratch, count: n, rank: n - k)
-            var above = 0
-            for i in 0..<n where Self.magnitude(values[i]) > threshold { above += 1 }
+            let (threshold, above) = Self.kthLargestMagnitudeKey(values, k: k, scratch: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self))
             var equalAllowed = k - above, w = 0
             let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
             for i in 0..<n {
-                let m = Self.magnitude(values[i])
-                guard m > threshold || (m == threshold && equalAllowed > 0) else { continue }
-                if m == threshold { equalAllowed -= 1 }
+                let m = Self.key(values[i])
+                guard m >= threshold else { continue }
+                if m == threshold {
+                    guard equalAllowed > 0 else { continue }
+                    equalAllowed -= 1
+                }
                 indices[w] = UInt32(i).littleEndian
                 vals[w] = values[i].bitPattern.littleEndian
                 w += 1
             }
+        case .changes:
+            preconditionFailure("`changes` are encoded against a previous version: encodeChanges")
         case .sign:
-            var sum: Float = 0
-            for i in 0..<n { sum += abs(values[i]) }
-            let scale = n > 0 ? sum / Float(n) : 0
+            let scale = n > 0 ? Self.absoluteSum(values) / Float(n) : 0
             out.storeBytes(of: scale.bitPattern.littleEndian, as: UInt32.self)
             let bits = (out + 4).assumingMemoryBound(to: UInt8.self)
-            for b in 0..<((n + 7) / 8) { bits[b] = 0 }
-            for i in 0..<n where values[i] < 0 { bits[i >> 3] |= 1 << UInt8(i & 7) }
+            var i = 0, b = 0
+            while i < n {
+                var byte: UInt8 = 0
+                for j in 0..<min(8, n - i) { byte |= UInt8(truncatingIfNeeded: values[i + j].bitPattern >> 31) << UInt8(j) }
+                bits[b] = byte
+                i += 8
+                b += 1
+            }
         }
     }
 
     /// Decodes a part of `count` values from `payload` into `out`, checking its size (and, for
     /// `topk`, that the indices ascend within the part).
     public func decode(_ payload: UnsafeRawBufferPointer, count n: Int, into out: UnsafeMutablePointer<Float>) throws(CodecError) {
+        if self == .changes { return try Self.applyChanges(payload, count: n, onto: out) }
         guard payload.count == payloadBytes(count: n) else {
             throw CodecError("a \(self) part of \(n) values has \(payloadBytes(count: n)) bytes, got \(payload.count)")
         }
@@ -148,12 +164,51 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
                 previous = i
                 out[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
             }
+        case .changes:
+            break  // applied above
         case .sign:
             let scale = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-            for i in 0..<n {
-                let negative = p.load(fromByteOffset: 4 + i >> 3, as: UInt8.self) & (1 << UInt8(i & 7)) != 0
-                out[i] = negative ? -scale : scale
+            let plus = scale.bitPattern & 0x7FFF_FFFF
+            var i = 0, b = 4
+            while i < n {
+                let byte = UInt32(p.load(fromByteOffset: b, as: UInt8.self))
+                for j in 0..<min(8, n - i) { out[i + j] = Float(bitPattern: plus | ((byte >> UInt32(j)) & 1) << 31) }
+                i += 8
+                b += 1
             }
+        }
+    }
+
+    /// `changes`: writes into `out` the entries of `new` (a part of `count` values) whose bits
+    /// differ from `old`, as ascending indices then values; returns the payload size, or nil when
+    /// more than half the values changed (the float32 part is then smaller).
+    static func encodeChanges(old: UnsafePointer<Float>, new: UnsafePointer<Float>, count n: Int, into out: UnsafeMutableRawPointer) -> Int? {
+        var k = 0
+        for i in 0..<n where old[i].bitPattern != new[i].bitPattern { k += 1 }
+        guard 2 * k <= n else { return nil }
+        let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
+        var w = 0
+        for i in 0..<n where old[i].bitPattern != new[i].bitPattern {
+            indices[w] = UInt32(i).littleEndian
+            vals[w] = new[i].bitPattern.littleEndian
+            w += 1
+        }
+        return 8 * k
+    }
+
+    /// `changes`: sets the listed entries of `out` (a part of `count` values held from the
+    /// previous version), checking the payload's size and that the indices ascend inside the part.
+    static func applyChanges(_ payload: UnsafeRawBufferPointer, count n: Int, onto out: UnsafeMutablePointer<Float>) throws(CodecError) {
+        guard payload.count % 8 == 0, payload.count / 8 <= n else {
+            throw CodecError("a sparse part of \(n) values has at most \(8 * n) bytes in whole entries of 8, got \(payload.count)")
+        }
+        let k = payload.count / 8
+        var previous = -1
+        for w in 0..<k {
+            let i = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))
+            guard i > previous, i < n else { throw CodecError("sparse index \(i) after \(previous) in a part of \(n) values (they must ascend)") }
+            previous = i
+            out[i] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
         }
     }
 
@@ -164,11 +219,70 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 
-    private static func magnitude(_ x: Float) -> Float { x.isNaN ? .infinity : abs(x) }
+    /// `sign`'s Σ|v_i| in float32, in the documented order: eight partial sums, lane j taking
+    /// i ≡ j (mod 8) in index order, added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+    static func absoluteSum(_ v: UnsafeBufferPointer<Float>) -> Float {
+        var lanes = SIMD8<Float>(repeating: 0)
+        let n = v.count, whole = n & ~7
+        var i = 0
+        while i < whole {
+            var x = SIMD8<Float>()
+            for j in 0..<8 { x[j] = v[i + j] }
+            lanes += x.replacing(with: -x, where: x .< 0)
+            i += 8
+        }
+        for j in 0..<(n - whole) { lanes[j] += abs(v[whole + j]) }
+        return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    }
+
+    /// The order key of `|x|`: its bit pattern without the sign (monotone in the magnitude; a NaN
+    /// sorts above infinity).
+    @inline(__always) static func key(_ x: Float) -> UInt32 { x.bitPattern & 0x7FFF_FFFF }
+
+    /// The key of the k-th largest magnitude of `values` (1 ≤ k ≤ count), and how many keys are
+    /// above it: a radix select, one pass for a histogram of the top 11 key bits, one to gather the
+    /// keys of the bucket that holds the k-th, and a quickselect among those. `scratch` holds
+    /// `values.count` keys.
+    static func kthLargestMagnitudeKey(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> (key: UInt32, above: Int) {
+        let n = values.count
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * 2048) { histograms in
+            // Four histograms, added up after, so that runs of values in one bucket do not wait on
+            // each other's increments.
+            histograms.initialize(repeating: 0)
+            let h = histograms.baseAddress!
+            var i = 0
+            while i + 4 <= n {
+                h[Int(key(values[i]) >> 20)] += 1
+                h[2048 + Int(key(values[i + 1]) >> 20)] += 1
+                h[4096 + Int(key(values[i + 2]) >> 20)] += 1
+                h[6144 + Int(key(values[i + 3]) >> 20)] += 1
+                i += 4
+            }
+            while i < n { h[Int(key(values[i]) >> 20)] += 1; i += 1 }
+            func count(_ b: Int) -> Int { Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) }
+            var bucket = 2047, above = 0
+            while above + count(bucket) < k {
+                above += count(bucket)
+                bucket -= 1
+            }
+            // The bucket's keys, gathered without a branch.
+            var m = 0
+            let b = UInt32(bucket)
+            for i in 0..<n {
+                let x = key(values[i])
+                scratch[m] = x
+                m &+= x >> 20 == b ? 1 : 0
+            }
+            // The (k - above)-th largest of the bucket's m keys is rank m - (k - above) ascending.
+            let t = select(scratch, count: m, rank: m - (k - above))
+            for j in 0..<m where scratch[j] > t { above += 1 }
+            return (t, above)
+        }
+    }
 
     /// The value of rank `rank` (0-based, ascending) among `a[0..<count]` (reordering them):
     /// quickselect with the median of three, no allocation.
-    static func select(_ a: UnsafeMutablePointer<Float>, count: Int, rank: Int) -> Float {
+    static func select<T: Comparable>(_ a: UnsafeMutablePointer<T>, count: Int, rank: Int) -> T {
         var lo = 0, hi = count - 1
         while lo < hi {
             let mid = lo + (hi - lo) / 2
@@ -219,10 +333,23 @@ public final class ErrorFeedback {
     }
 
     /// After `values` (of `range`, residual added) went out as `payload`: the residual becomes
-    /// what the receiver does not see, `values - decode(payload)`.
+    /// what the receiver does not see, `values - decode(payload)`, computed straight from the
+    /// payload for `topk` (the values, 0 where sent) and `sign` (`values ∓ scale`).
     public func keep(_ values: UnsafePointer<Float>, sentAs payload: UnsafeRawBufferPointer, codec: GradientCodec, range: Range<Int>) {
-        let d = decoded.baseAddress! + range.lowerBound
-        try! codec.decode(payload, count: range.count, into: d)  // our own encoding: it decodes
-        for i in 0..<range.count { residual[range.lowerBound + i] = values[i] - d[i] }
+        let r = residual.baseAddress! + range.lowerBound, n = range.count
+        switch codec {
+        case .topk:
+            r.update(from: values, count: n)
+            for w in 0..<codec.kept(n) {
+                r[Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))] = 0
+            }
+        case .sign:
+            let scale = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+            for i in 0..<n { r[i] = values[i] - Float(bitPattern: scale.bitPattern & 0x7FFF_FFFF | values[i].bitPattern & 0x8000_0000) }
+        default:
+            let d = decoded.baseAddress! + range.lowerBound
+            try! codec.decode(payload, count: n, into: d)  // our own encoding: it decodes
+            for i in 0..<n { r[i] = values[i] - d[i] }
+        }
     }
 }

@@ -49,6 +49,8 @@ public final class Worker {
     var parameters: UnsafeMutableBufferPointer<Float>?
     var parametersFilled = 0
     var parametersStep: UInt64 = 0
+    /// The version whose every part `parameters` holds (`--compress-params sparse`), -1 before any.
+    var heldVersion = -1
     /// Minibatches computed.
     public internal(set) var steps = 0
     /// `--mode local` and `easgd`: the worker's own parameters and a gradient buffer (P each), and
@@ -241,19 +243,26 @@ public final class Worker {
 
     /// One PARAMS part. A single float32 part covering everything is used in place (no copy);
     /// several parts, or encoded ones (`--compress-params`), are assembled into `parameters` first.
-    /// The last part triggers the gradient.
+    /// With `--compress-params sparse` the parameters are always kept there: a part may carry only
+    /// the entries that changed since the version held. The last part triggers the gradient.
     func handleParams(_ h: MessageHeader) throws {
         guard let job, let model, let parameters else { throw WorkerError("PARAMS before WELCOME") }
         let p = model.parameterCount
-        let codec = job.compressParams, width = codec.payloadBytes(count: 1)
+        let sparse = job.compressParams == .changes
+        let codec: GradientCodec = sparse ? (h.codecID == GradientCodec.changes.id ? .changes : .f32) : job.compressParams
         guard h.codecID == codec.id else {
-            throw WorkerError("PARAMS part of encoding \(h.codecID), but the job's --compress-params is \(codec) (encoding \(codec.id))")
+            throw WorkerError("PARAMS part of encoding \(h.codecID), but the job's --compress-params is \(job.compressParams) (encoding \(job.compressParams.id))")
         }
-        let offset = Int(h.count), length = frames[1].count / width
-        guard offset == parametersFilled, frames[1].count % width == 0, offset + length <= p else {
+        let offset = Int(h.count)
+        let width = codec == .changes ? 8 : codec.payloadBytes(count: 1)
+        let length = codec == .changes ? min(job.gradientChunk, p - offset) : frames[1].count / width
+        guard offset == parametersFilled, frames[1].count % width == 0, offset + length <= p, length >= 0 else {
             throw WorkerError("PARAMS part at element \(offset) with \(frames[1].count) bytes does not continue the \(parametersFilled) values received of \(p)")
         }
         guard offset == 0 || h.step == parametersStep else { throw WorkerError("PARAMS parts of different steps") }
+        if codec == .changes, offset == 0, heldVersion != Int(h.step) - 1 {
+            throw WorkerError("PARAMS of version \(h.step) as changes, but this worker holds version \(heldVersion)")
+        }
         let last = offset + length == p
         guard (h.flags & Wire.lastPartFlag != 0) == last else { throw WorkerError("PARAMS part at element \(offset) has a wrong last-part flag") }
         parametersStep = h.step
@@ -263,14 +272,17 @@ public final class Worker {
             }
         } else {
             let source = frames[1].bytes.baseAddress!.assumingMemoryBound(to: Float.self)
-            if offset == 0 && last {
+            if offset == 0 && last && !sparse {
                 try computeGradient(parameters: UnsafeBufferPointer(start: source, count: p), step: h.step, job: job, model: model)
                 return
             }
             (parameters.baseAddress! + offset).update(from: source, count: length)
         }
         parametersFilled = last ? 0 : offset + length
-        if last { try computeGradient(parameters: UnsafeBufferPointer(parameters), step: h.step, job: job, model: model) }
+        if last {
+            heldVersion = Int(h.step)
+            try computeGradient(parameters: UnsafeBufferPointer(parameters), step: h.step, job: job, model: model)
+        }
     }
 
     /// Computes the answer to `parameters` (the gradient of the next minibatch; with `--mode local`

@@ -58,14 +58,15 @@ extension ModelKind {
     /// `softmax` also takes `classes` (ignored by the others), and `deepLinear111` always has one
     /// input (`inputDimension` must be 1 for the data it is given); `mlp` has hidden layers of
     /// widths `hidden`, each layer-normalized before its ReLU when `layerNorm` is set (ignored by
-    /// the other models).
+    /// the other models); `noopPattern` gives `noop` its fixed non-zero gradient.
     public func make(
-        inputDimension: Int, parameters: Int? = nil, classes: Int = 2, hidden: [Int] = [64], layerNorm: Bool = false
+        inputDimension: Int, parameters: Int? = nil, classes: Int = 2, hidden: [Int] = [64], layerNorm: Bool = false,
+        noopPattern: Bool = false
     ) -> any Model {
         switch self {
         case .linear: return LinearRegression(dimension: inputDimension)
         case .logistic: return LogisticRegression(dimension: inputDimension)
-        case .noop: return NoopModel(parameterCount: parameters ?? inputDimension)
+        case .noop: return NoopModel(parameterCount: parameters ?? inputDimension, pattern: noopPattern)
         case .softmax: return SoftmaxRegression(dimension: inputDimension, classes: classes)
         case .deepLinear111: return DeepLinear111()
         case .mlp: return MLP(inputDimension: inputDimension, hidden: hidden, classes: classes, layerNorm: layerNorm)
