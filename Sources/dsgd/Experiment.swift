@@ -13,6 +13,6 @@ extension DSGD {
                 run directories (runs/) to --out (default experiments/<name>-<UTC time>). --quick is \
                 the short form CI runs.
                 """,
-            subcommands: [ExperimentStaleness.self, ExperimentRedundancy.self, ExperimentNoiseScale.self, ExperimentSyncVsAsync.self, ExperimentScaling.self])
+            subcommands: [ExperimentStaleness.self, ExperimentRedundancy.self, ExperimentNoiseScale.self, ExperimentSyncVsAsync.self, ExperimentScaling.self, ExperimentCompression.self])
     }
 }
