@@ -36,6 +36,12 @@ extension DSGD {
         @Option(help: .hidden)
         var jobJSON: String?
 
+        /// `--bind`, or `DSGD_BIND` when the flag is not given.
+        var bindEndpoint: String {
+            if !commandLineHas("--bind"), let b = try? clusterEnvironment().bind { return b }
+            return bind
+        }
+
         func validate() throws {
             if resume != nil {
                 if out != nil || overwrite || jobJSON != nil { throw ValidationError("--resume RUN_DIR continues that run in place: give no --out or --overwrite with it") }
@@ -46,14 +52,17 @@ extension DSGD {
             guard (curveKey == nil) == (allowedWorkers == nil) else {
                 throw ValidationError("--curve-key and --allowed-workers go together (CURVE needs both)")
             }
-            try validateEndpoint(bind, insecure: insecure || curveKey != nil)
+            try validateEndpoint(bindEndpoint, insecure: insecure || curveKey != nil)
         }
 
         func run() throws {
             TerminationSignal.followLauncher()
-            if jobJSON == nil, curveKey == nil { warnIfExposed(bind) }
+            if jobJSON == nil, curveKey == nil { warnIfExposed(bindEndpoint) }
             if let resume { return try runResumed(resume) }
-            let given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
+            var given = try jobJSON.map { try JobConfig.fromJSON(Data($0.utf8)) } ?? training.job
+            if jobJSON == nil, !commandLineHas("--workers"), let n = try clusterEnvironment().workers {
+                given.workers = n  // DSGD_WORKERS, or SLURM_NTASKS - 1
+            }
             if let problem = given.problems().first { throw ValidationError(problem) }
             let job = try TrainingOptions.resolvingAutoLearningRate(given)
             if jobJSON == nil, let note = job.learningRateNote { writeLine("dsgd: \(note)", to: 2) }
@@ -63,7 +72,7 @@ extension DSGD {
             }
             let coordinator: Coordinator
             do {
-                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory, security: try security(workers: job.workers))
+                coordinator = try Coordinator(job: job, bind: bindEndpoint, runDirectory: directory, security: try security(workers: job.workers))
             } catch {
                 throw CleanFailure("coordinator: \(error)")
             }
@@ -97,7 +106,7 @@ extension DSGD {
             let coordinator: Coordinator
             do {
                 try directory.keepMetrics(throughStep: checkpoint.state.step)
-                coordinator = try Coordinator(job: job, bind: bind, runDirectory: directory, security: try security(workers: job.workers),
+                coordinator = try Coordinator(job: job, bind: bindEndpoint, runDirectory: directory, security: try security(workers: job.workers),
                                               resume: checkpoint)
             } catch {
                 throw CleanFailure("coordinator: \(error)")
@@ -122,6 +131,17 @@ extension DSGD {
             }
         }
     }
+}
+
+/// Whether `flag` was given on this process's command line (as `--flag V` or `--flag=V`): the
+/// environment fills in only what the command line leaves out.
+func commandLineHas(_ flag: String) -> Bool {
+    CommandLine.arguments.dropFirst().contains { $0 == flag || $0.hasPrefix(flag + "=") }
+}
+
+/// `ClusterEnvironment` of this process, errors as one line.
+func clusterEnvironment() throws -> ClusterEnvironment {
+    do { return try ClusterEnvironment.resolve(ProcessInfo.processInfo.environment) } catch { throw ValidationError("\(error)") }
 }
 
 /// An error whose text is the whole message (no type name).
