@@ -1,5 +1,6 @@
 import ArgumentParser
 import DSGDCluster
+import DSGDCore
 import Foundation
 
 extension DSGD {
@@ -33,8 +34,18 @@ extension DSGD {
         @Option(help: "Continue the run in RUN_DIR from its newest valid checkpoint, with new workers (the job is RUN_DIR/config.json's; give no training flags).")
         var resume: String?
 
+        @Option(help: "Run the job in FILE: a run directory's config.json, or its \"job\" object alone (the same schema), so any run can be replayed exactly. Training flags beside it are refused (edit the file instead); --out, --overwrite, --bind, --insecure and --quiet apply.")
+        var config: String?
+
         func validate() throws {
             try validateEndpoint(bind, insecure: insecure)
+            if let config {
+                if resume != nil { throw ValidationError("--config FILE starts a new run and --resume RUN_DIR continues one: give one of them") }
+                if training.job != TrainingOptions.defaults.job {
+                    throw ValidationError("--config \(config) is the whole job: give no training flags with it (edit the file to change the job)")
+                }
+                _ = try Self.readJob(config)
+            }
             if resume != nil {
                 if out != nil || overwrite { throw ValidationError("--resume RUN_DIR continues that run in place: give no --out or --overwrite with it") }
                 if training.job != TrainingOptions.defaults.job {
@@ -45,7 +56,12 @@ extension DSGD {
 
         func run() throws {
             warnIfExposed(bind)
-            let job = resume == nil ? try training.resolvedJob() : training.job
+            let job: JobConfig
+            if let config {
+                job = try TrainingOptions.resolvingAutoLearningRate(try Self.readJob(config))
+            } else {
+                job = resume == nil ? try training.resolvedJob() : training.job
+            }
             var options = Launcher.Options(job: job, runDirectory: resume ?? out ?? RunDirectory.defaultPath(mode: job.mode))
             options.bind = bind
             options.quiet = quiet
@@ -53,6 +69,46 @@ extension DSGD {
             options.resume = resume != nil
             let code = Launcher(options: options).run()
             if code != 0 { throw ExitCode(code) }
+        }
+
+        /// The job of `path`: a config.json (its "job"), or a job object alone; checked as the
+        /// flags' job is (`JobConfig.problems()`). Errors are one line naming the file.
+        static func readJob(_ path: String) throws -> JobConfig {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw ValidationError("--config \(path): cannot read: \((error as NSError).localizedDescription)")
+            }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            guard let object else { throw ValidationError("--config \(path): not a JSON object") }
+            let job: JobConfig
+            do {
+                if object["job"] != nil {
+                    job = try JSONCoding.decoder().decode(ConfigFile.self, from: data).job
+                } else {
+                    job = try JobConfig.fromJSON(data)
+                }
+            } catch let DecodingError.keyNotFound(key, context) {
+                throw ValidationError("--config \(path): missing key \((context.codingPath + [key]).map(\.stringValue).map(snake).joined(separator: "."))")
+            } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context), let DecodingError.dataCorrupted(context) {
+                throw ValidationError("--config \(path): \(context.codingPath.map(\.stringValue).map(snake).joined(separator: ".")): \(context.debugDescription)")
+            } catch {
+                throw ValidationError("--config \(path): \(error)")
+            }
+            var checked = job
+            if job.dataset.isFile {  // read and check the data file now, as for --data FILE
+                let resolved: DatasetSpec
+                do { resolved = try job.dataset.resolvingFile() } catch { throw ValidationError("\(error)") }
+                if let named = job.dataset.sha256, named != resolved.sha256 {
+                    throw ValidationError("--config \(path): data file \(job.dataset.name) is not the job's: its SHA-256 is \(resolved.sha256 ?? ""), the job's is \(named)")
+                }
+                checked.dataset = resolved
+            }
+            if let problem = checked.problems().first { throw ValidationError("--config \(path): \(problem)") }
+            return checked
+        }
+
+        private static func snake(_ key: String) -> String {
+            key.reduce(into: "") { s, c in if c.isUppercase { s += "_" + c.lowercased() } else { s.append(c) } }
         }
     }
 }
