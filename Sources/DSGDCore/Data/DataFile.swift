@@ -4,7 +4,10 @@ import Foundation
 public enum DataFileFormat: String, Codable, Sendable, CaseIterable {
     /// A header line, then one row of numbers an example; the label column is `--label-column`.
     case csv
-    /// `label index:value ...`, one example a line (LIBSVM / SVMlight), made dense.
+    /// `label index:value ...`, one example a line (LIBSVM / SVMlight), made dense: every model's
+    /// kernels (SGEMM, the fused affine loss and gradient) and the shards and statistics of the
+    /// protocol work on dense row-major float32 rows, so a sparse file costs its dense size
+    /// (examples x largest index x 4 bytes) in every process.
     case libsvm
     /// The MNIST format: an images file and a labels file.
     case idx
