@@ -66,6 +66,8 @@ extension Coordinator {
             try handleStats(h, from: try members.registeredWorker(h, routingID: rid))
         case .curvature:
             try handleCurvature(h, from: try members.registeredWorker(h, routingID: rid))
+        case .file:
+            try handleFileRequest(h, from: try members.registeredWorker(h, routingID: rid))
         case .bye:
             let k = try members.registeredWorker(h, routingID: rid)
             members.byeReceived[k] = true
@@ -116,6 +118,32 @@ extension Coordinator {
         for a in 0..<d { s.sums[a] = bytes.f64(1 + a) }
         for i in 0..<(d * d) { s.products[i] = bytes.f64(1 + d + i) }
         statsReceived[k] = s
+    }
+
+    /// A FILE request from worker `k` (registered, not yet READY): `Wire.fileChunk` bytes of the
+    /// job's data file (`count` 0) or IDX labels file (1) from byte `step`, read from this
+    /// coordinator's copy.
+    func handleFileRequest(_ h: MessageHeader, from k: Int) throws {
+        let spec = job.dataset
+        guard spec.isFile, !members.ready[k], h.count <= 1, let path = h.count == 0 ? spec.name : spec.labelsFile else {
+            throw ProtocolError.unexpectedType(.file)
+        }
+        let chunk: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.seek(toOffset: h.step)
+            chunk = try handle.read(upToCount: Wire.fileChunk) ?? Data()
+        } catch {
+            log.error("cannot send \(path) to worker \(k): \(error)")
+            throw ProtocolError.unexpectedType(.file)
+        }
+        let out = MessageHeader(type: .file, workerID: UInt32(k), count: h.count, step: h.step, payloadLength: UInt32(chunk.count))
+        out.encode(into: header)
+        try sendRouted(to: k) {
+            try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
+            try chunk.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
+        }
     }
 
     // MARK: Rejecting

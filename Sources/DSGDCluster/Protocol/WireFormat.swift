@@ -11,6 +11,8 @@ public enum Wire {
     public static let headerSize = 32
     /// GRADIENT `flags` bit: this part is the last of the gradient.
     public static let lastPartFlag: UInt16 = 1
+    /// Bytes of a data file a FILE answer carries (fewer only at the file's end).
+    public static let fileChunk = 1 << 20
     /// PARAMS and GRADIENT `flags` bits 1-3: the encoding of the payload (`GradientCodec.id`;
     /// 0 = float32). Version 3 added them.
     public static let codecMask: UInt16 = 0x0E
@@ -62,6 +64,11 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     /// ready to train" (`count` = the rows it materialised, M). No payload. The coordinator starts
     /// training (and its training clock) only when every worker is ready.
     case ready = 12
+    /// worker -> coordinator: send me `Wire.fileChunk` bytes of the job's data file from byte `step`
+    /// (`count` 0: the data file, 1: an IDX job's labels file); empty payload. coordinator ->
+    /// worker: those bytes (`count` and `step` as asked; fewer than `Wire.fileChunk` only at the file's end).
+    /// For a worker that has no copy of the job's data file (`--data FILE`).
+    case file = 13
 
     /// Whether a message of this type has a payload frame after the header.
     public var hasPayload: Bool {

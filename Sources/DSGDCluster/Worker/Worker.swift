@@ -63,6 +63,8 @@ public final class Worker {
     var encoded: ZeroCopyBufferPool?
     var encodeScratch: UnsafeMutableBufferPointer<Float>?
     var errorFeedback: ErrorFeedback?
+    /// A data file being fetched from the coordinator (`Worker+DataFile.swift`).
+    var fetching: FileFetch?
 
     public init(options: Options) throws {
         self.options = options
@@ -123,6 +125,7 @@ public final class Worker {
         case .normalize: try handleNormalize()
         case .params: try handleParams(h)
         case .curvature: try handleCurvature(h)
+        case .file: try handleFile(h)
         case .stop:
             log.info("coordinator says stop: \(String(decoding: frames[1].bytes, as: UTF8.self)) (\(steps) minibatches computed)")
             try sendBare(.bye)
@@ -136,10 +139,15 @@ public final class Worker {
     }
 
     func handleWelcome() throws {
-        guard job == nil else { return }
-        let j = try JobConfig.fromJSON(Data(frames[1].bytes))
+        guard job == nil, fetching == nil else { return }
+        try fetchOrBuild(try JobConfig.fromJSON(Data(frames[1].bytes)))
+    }
+
+    /// Builds the job's data set (from the cached copy of a data file this worker has no copy
+    /// of) and model, and says READY.
+    func finishWelcome(_ j: JobConfig) throws {
         let m = j.makeModel()
-        data = try j.dataset.materialize()
+        data = try Self.locallyReadable(j.dataset).materialize()
         job = j
         model = m
         gradients = ZeroCopyBufferPool(count: m.parameterCount, initial: 2)
