@@ -13,7 +13,7 @@ extension DSGD {
         @Option(help: "Coordinator endpoint, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/dsgd.ipc (default: from the environment: DSGD_COORDINATOR, or the first host of SLURM_JOB_NODELIST; see README, \"Rendezvous from the environment\").")
         var connect: String?
 
-        @Option(parsing: .unconditional, help: "This worker's id, 0 ..< workers (unique in the job) (default: from the environment: DSGD_RANK, DSGD_WORKER_ID, JOB_COMPLETION_INDEX, or SLURM_PROCID - 1).")
+        @Option(parsing: .unconditional, help: "This worker's id, 0 ..< workers (unique in the job) (default: from the environment: DSGD_RANK, DSGD_WORKER_ID, JOB_COMPLETION_INDEX, or SLURM_PROCID - 1; without any, the coordinator assigns the lowest free id).")
         var id: Int?
 
         @Option(parsing: .unconditional, help: "Give up if no coordinator answers within this many seconds; until then an address whose name does not resolve yet is retried (default 10, or DSGD_CONNECT_TIMEOUT).")
@@ -41,9 +41,8 @@ extension DSGD {
             guard let endpoint = connect ?? env.coordinator else {
                 throw ValidationError("no coordinator address: give --connect tcp://HOST:PORT, or set DSGD_COORDINATOR (under Slurm the first host of SLURM_JOB_NODELIST is used)")
             }
-            guard let rank = id ?? env.rank else {
-                throw ValidationError("no worker id: give --id K, or set DSGD_RANK (Kubernetes: JOB_COMPLETION_INDEX; Slurm: SLURM_PROCID)")
-            }
+            // Without one, the coordinator assigns the lowest free id.
+            let rank = id ?? env.rank ?? Worker.Options.assigned
             var timeout = connectTimeout ?? 10
             if connectTimeout == nil, let t = ProcessInfo.processInfo.environment["DSGD_CONNECT_TIMEOUT"] {
                 guard let v = Double(t), v > 0 else { throw ValidationError("DSGD_CONNECT_TIMEOUT=\(t) is not a positive number of seconds") }
@@ -54,7 +53,7 @@ extension DSGD {
 
         func validate() throws {
             let (connect, id, connectTimeout) = try rendezvous()
-            guard id >= 0 else { throw ValidationError("--id must be 0 or more (got \(id))") }
+            guard id >= 0 || (id == Worker.Options.assigned && self.id == nil) else { throw ValidationError("--id must be 0 or more (got \(id))") }
             guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
             guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
             guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {

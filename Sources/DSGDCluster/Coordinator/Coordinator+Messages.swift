@@ -34,9 +34,14 @@ extension Coordinator {
         let rid = frames[0].bytes
         switch h.type {
         case .hello:
+            var h = h
             // With CURVE the ZAP handler named the connection after its key's worker id.
+            let owner = zap == nil ? nil : frames[1].property("User-Id")
+            if h.workerID == Wire.anyWorker {
+                // Rendezvous: the key's id with CURVE, else the lowest free one.
+                h.workerID = UInt32(try owner.flatMap { Int($0) } ?? members.assignableID(routingID: rid))
+            }
             if zap != nil {
-                let owner = frames[1].property("User-Id")
                 guard owner == String(h.workerID) else { throw ProtocolError.keyOfAnotherWorker(claimed: h.workerID, keyOf: owner) }
             }
             if members.isDead(Int(h.workerID)), !members.routingIDs.enumerated().contains(where: { k, id in

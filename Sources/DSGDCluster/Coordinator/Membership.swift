@@ -94,7 +94,7 @@ final class Membership {
     func register(_ k: Int, routingID: UnsafeRawBufferPointer) throws(ProtocolError) -> Bool {
         guard k < count else { throw .unknownWorker(UInt32(k)) }
         if let existing = routingIDs[k] {
-            guard sameBytes(existing, routingID) else { throw .workerIDMismatch(claimed: UInt32(k)) }
+            guard sameBytes(existing, routingID) else { throw .idTaken(UInt32(k)) }
             return false
         }
         if routingIDs.contains(where: { $0.map { sameBytes($0, routingID) } ?? false }) {
@@ -102,6 +102,14 @@ final class Membership {
         }
         routingIDs[k] = Array(routingID)
         return true
+    }
+
+    /// The worker id a HELLO asking for any id gets: the one this connection registered as, or
+    /// the lowest id not registered yet.
+    func assignableID(routingID: UnsafeRawBufferPointer) throws(ProtocolError) -> Int {
+        if let k = routingIDs.firstIndex(where: { $0.map { sameBytes($0, routingID) } ?? false }) { return k }
+        guard let k = routingIDs.firstIndex(where: { $0 == nil }) else { throw .noFreeWorkerID(workers: count) }
+        return k
     }
 
     /// The worker that sent `h` from `routingID`, if it is registered from that connection.

@@ -11,6 +11,9 @@ public enum Wire {
     public static let headerSize = 32
     /// GRADIENT `flags` bit: this part is the last of the gradient.
     public static let lastPartFlag: UInt16 = 1
+    /// The worker id of a HELLO that asks the coordinator to assign the lowest free id (which
+    /// its WELCOME's `worker_id` then carries).
+    public static let anyWorker: UInt32 = 0xFFFF_FFFF
     /// Bytes of a data file a FILE answer carries (fewer only at the file's end).
     public static let fileChunk = 1 << 20
     /// PARAMS and GRADIENT `flags` bits 1-3: the encoding of the payload (`GradientCodec.id`;
@@ -193,6 +196,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
     case wrongExampleCount(worker: UInt32, got: UInt32, expected: Int)
     case deadWorker(UInt32)
     case keyOfAnotherWorker(claimed: UInt32, keyOf: String?)
+    case idTaken(UInt32)
+    case noFreeWorkerID(workers: Int)
     case wrongEncoding(worker: UInt32, got: UInt8, expected: GradientCodec)
     case undecodable(worker: UInt32, reason: String)
 
@@ -226,6 +231,10 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible, Sendable {
             return "worker \(w) built \(got) examples, but the job's data set has \(expected) (a different dsgd build or data?)"
         case .keyOfAnotherWorker(let w, let owner):
             return "HELLO claims worker \(w), but this connection's CURVE key is \(owner.map { "worker \($0)'s" } ?? "no worker's")"
+        case .idTaken(let w):
+            return "worker id \(w) is already taken by another connection (are two workers started with id \(w)?)"
+        case .noFreeWorkerID(let n):
+            return "no worker id is free: all \(n) workers of this job have registered"
         case .wrongEncoding(let w, let got, let expected):
             return "worker \(w) sent a gradient part of encoding \(got), but the job's --compress is \(expected) (encoding \(expected.id))"
         case .undecodable(let w, let reason):

@@ -42,7 +42,7 @@ extension Worker {
     /// Asks the coordinator for the next chunk of the file being fetched.
     func requestNextChunk() throws {
         guard let f = fetching else { return }
-        MessageHeader(type: .file, workerID: UInt32(options.id), count: f.index, step: f.received).encode(into: header)
+        MessageHeader(type: .file, workerID: UInt32(id), count: f.index, step: f.received).encode(into: header)
         try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
         try socket.send(bytes: UnsafeRawBufferPointer(start: nil, count: 0), more: false)
     }

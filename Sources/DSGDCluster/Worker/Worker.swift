@@ -19,6 +19,9 @@ public final class Worker {
         /// CURVE: the coordinator's public key and this worker's key pair (nil: plain TCP/IPC).
         public var curve: (coordinatorKey: String, keys: CurveKeyPair)?
 
+        /// An `id` that asks the coordinator for the lowest free worker id.
+        public static let assigned = -1
+
         public init(id: Int, connect: String, connectTimeout: Double = 10, idleTimeout: Double = 120) {
             self.id = id
             self.connect = connect
@@ -28,7 +31,10 @@ public final class Worker {
     }
 
     let options: Options
-    let log: Log
+    /// This worker's id: `options.id`, or the one the coordinator assigns in its WELCOME when
+    /// that is `Options.assigned`.
+    var id: Int
+    var log: Log
     let context: ZMQContext
     let socket: ZMQSocket
     let poller: ZMQPoller
@@ -68,10 +74,15 @@ public final class Worker {
 
     public init(options: Options) throws {
         self.options = options
-        log = Log(role: "worker \(options.id)")
+        id = options.id
+        log = Log(role: options.id == Options.assigned ? "worker" : "worker \(options.id)")
         context = try ZMQContext()
         socket = try ZMQSocket(context, .dealer, lingerMs: 200)
-        try socket.setRoutingID(Array("w\(options.id)".utf8))
+        // A routing id of this process's own (not the worker id alone: libzmq would silently
+        // ignore a second connection with the same routing id, where the coordinator can refuse
+        // a duplicate worker id in words).
+        let name = options.id == Options.assigned ? "a" : "w\(options.id)"
+        try socket.setRoutingID(Array("\(name).\(getpid()).\(UInt32.random(in: 0 ... .max))".utf8))
         // A lost coordinator is retried after 100 ms, then 200, 400, ... up to 5 s; the worker
         // gives up after --connect-timeout (never answered) or --idle-timeout (went silent).
         try socket.setReconnectBackoff(initialMs: 100, maximumMs: 5000)
@@ -119,7 +130,13 @@ public final class Worker {
             throw WorkerError("malformed message from the coordinator: \(error)")
         }
         switch h.type {
-        case .welcome: try handleWelcome()
+        case .welcome:
+            if id == Options.assigned {
+                id = Int(h.workerID)
+                log = Log(role: "worker \(id)")
+                log.info("the coordinator assigned this worker id \(id)")
+            }
+            try handleWelcome()
         case .shard: try handleShard(h)
         case .stats: try handleStats(h)
         case .normalize: try handleNormalize()
@@ -204,7 +221,7 @@ public final class Worker {
         for x in [Double(stats.count)] + stats.sums + stats.products {
             payload.appendLittleEndian(x)
         }
-        let out = MessageHeader(type: .stats, workerID: UInt32(options.id), count: UInt32(count), payloadLength: UInt32(payload.count))
+        let out = MessageHeader(type: .stats, workerID: UInt32(id), count: UInt32(count), payloadLength: UInt32(payload.count))
         out.encode(into: header)
         try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
         try payload.withUnsafeBytes { try socket.send(bytes: $0, more: false) }
@@ -242,7 +259,7 @@ public final class Worker {
         curvatureCursor += job.batch
         let quotient = OnlineCurvature.differenceQuotient(model: model, parameters: parameters, data: data, batch: batch,
                                                           direction: direction, perturbation: h.value)
-        let out = MessageHeader(type: .curvature, workerID: UInt32(options.id), count: UInt32(p), step: h.step,
+        let out = MessageHeader(type: .curvature, workerID: UInt32(id), count: UInt32(p), step: h.step,
                                 payloadLength: UInt32(4 * p))
         out.encode(into: header)
         try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
@@ -321,7 +338,7 @@ public final class Worker {
                 encodePart(out.baseAddress! + lo, range: lo..<hi, codec: codec, into: UnsafeMutableRawPointer(target.floats.baseAddress!) + offset)
                 try target.wrap(byteOffset: offset, byteCount: size, into: gradientMessage)
             }
-            let out = MessageHeader(type: .gradient, workerID: UInt32(options.id), count: UInt32(lo), step: step,
+            let out = MessageHeader(type: .gradient, workerID: UInt32(id), count: UInt32(lo), step: step,
                                     payloadLength: UInt32(size), value: Float(loss), flags: Wire.flags(last: hi == p, codec: codec))
             out.encode(into: header)
             try socket.send(bytes: UnsafeRawBufferPointer(header), more: true)
@@ -342,7 +359,7 @@ public final class Worker {
 
     /// Sends a message without payload (HELLO, READY, BYE).
     func sendBare(_ type: MessageType, count: UInt32 = 0) throws {
-        MessageHeader(type: type, workerID: UInt32(options.id), count: count).encode(into: header)
+        MessageHeader(type: type, workerID: id == Options.assigned ? Wire.anyWorker : UInt32(id), count: count).encode(into: header)
         try socket.send(bytes: UnsafeRawBufferPointer(header), more: false)
     }
 }
