@@ -27,8 +27,8 @@ final class RunDirectoryTests: ClusterTestCase {
         XCTAssertTrue(byHand.stderr.contains("already holds a run"), byHand.stderr)
 
         // A temporary file of an interrupted write, and a file of the user's, beside the old run.
-        FileManager.default.createFile(atPath: out + "/.summary.json.nosync1a2b", contents: Data("{".utf8))
-        FileManager.default.createFile(atPath: out + "/notes.txt", contents: Data("mine".utf8))
+        _ = FileManager.default.createFile(atPath: out + "/.summary.json.nosync1a2b", contents: Data("{".utf8))
+        _ = FileManager.default.createFile(atPath: out + "/notes.txt", contents: Data("mine".utf8))
         let replaced = try run(["run"] + small + ["--steps", "20", "--overwrite", "--out", out])
         XCTAssertEqual(replaced.code, 0, replaced.stderr)
         let s = try summary(out)
@@ -50,7 +50,7 @@ final class RunDirectoryTests: ClusterTestCase {
         XCTAssertEqual(empty.code, 1)
         XCTAssertTrue(empty.stderr.contains("--out must name a directory (got an empty path)"), empty.stderr)
         let file = path("a-file")
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         let onFile = try run(["run"] + small + ["--out", file])
         XCTAssertEqual(onFile.code, 1)
         XCTAssertTrue(onFile.stderr.contains("--out \(file) is a file, not a directory"), onFile.stderr)
