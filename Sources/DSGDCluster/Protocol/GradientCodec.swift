@@ -155,15 +155,8 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
             for i in 0..<n { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
             #endif
         case .topk:
-            let k = kept(n)
             out.update(repeating: 0, count: n)
-            var previous = -1
-            for w in 0..<k {
-                let i = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))
-                guard i > previous, i < n else { throw CodecError("topk index \(i) after \(previous) in a part of \(n) values (they must ascend)") }
-                previous = i
-                out[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
-            }
+            try Self.scatter(payload, entries: kept(n), count: n, into: out, what: "topk")
         case .changes:
             break  // applied above
         case .sign:
@@ -202,11 +195,17 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         guard payload.count % 8 == 0, payload.count / 8 <= n else {
             throw CodecError("a sparse part of \(n) values has at most \(8 * n) bytes in whole entries of 8, got \(payload.count)")
         }
-        let k = payload.count / 8
+        try scatter(payload, entries: payload.count / 8, count: n, into: out, what: "sparse")
+    }
+
+    /// Sets `out[i] = v` for the `entries` (index, value) pairs of `payload` (k u32 indices, then k
+    /// f32 values), checking that the indices ascend inside the part of `count` values.
+    private static func scatter(_ payload: UnsafeRawBufferPointer, entries k: Int, count n: Int, into out: UnsafeMutablePointer<Float>,
+                                what: String) throws(CodecError) {
         var previous = -1
         for w in 0..<k {
             let i = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))
-            guard i > previous, i < n else { throw CodecError("sparse index \(i) after \(previous) in a part of \(n) values (they must ascend)") }
+            guard i > previous, i < n else { throw CodecError("\(what) index \(i) after \(previous) in a part of \(n) values (they must ascend)") }
             previous = i
             out[i] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
         }
