@@ -25,7 +25,7 @@ extension DSGD {
         @Option(help: "Floats per GRADIENT part.")
         var gradientChunk: Int = JobConfig().gradientChunk
 
-        @Option(parsing: .upToNextOption, help: "Gradient encodings (--compress of dsgd run): none, bf16, fp16, topk:F, sign. Parameters go as float32 with none, as the changed entries with topk (--compress-params sparse), in bf16 otherwise.")
+        @Option(parsing: .upToNextOption, help: "Gradient encodings (--compress of dsgd run): none, bf16, fp16, topk:F, sign. Parameters go as float32 with none, as the changed entries with topk (--compress-params sparse), in bf16 otherwise. The noop gradient is a fixed non-zero pattern for every encoding but none, and for none too when several are given.")
         var compress: [String] = ["none"]
 
         func validate() throws {
@@ -60,8 +60,9 @@ extension DSGD {
                         job.gradientChunk = gradientChunk
                         job.compress = codec
                         if case .topk = codec { job.compressParams = .changes } else { job.compressParams = codec == .f32 ? .f32 : .bf16 }
-                        // Encodings that look at the values get a non-zero gradient to look at.
-                        job.noopPattern = codec != .f32
+                        // Encodings that look at the values get a non-zero gradient to look at, and
+                        // so does float32 when it is compared with them (the same work per round).
+                        job.noopPattern = codec != .f32 || compress.count > 1
                         let dir = scratch.appendingPathComponent("\(transport)-\(n)-\(d)-\(codec.id)").path
                         var options = Launcher.Options(job: job, runDirectory: dir)
                         options.bind = transport == "tcp" ? "tcp://127.0.0.1:0" : "ipc://\(scratch.path)/\(transport)-\(n)-\(d).ipc"
