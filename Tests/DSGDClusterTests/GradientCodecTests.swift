@@ -54,6 +54,26 @@ final class GradientCodecTests: XCTestCase {
         XCTAssertEqual(back.map(\.bitPattern), v.map { UInt32(GradientCodec.bfloat16($0)) << 16 })
     }
 
+    /// The integer conversions against Swift's Float16 on every binary16 bit pattern (decoding)
+    /// and on a sweep of floats across the whole range, halfway cases included (encoding).
+    func testFP16ConversionsMatchFloat16Everywhere() {
+        for h in 0...UInt16.max where !Float16(bitPattern: h).isNaN {
+            XCTAssertEqual(GradientCodec.float(binary16: h).bitPattern, Float(Float16(bitPattern: h)).bitPattern, String(h, radix: 16))
+        }
+        var bits: UInt32 = 0
+        var mismatches = 0
+        while bits < 0x7F80_0000 {
+            for b in [bits, bits | 0x8000_0000, bits &+ 0x1000, bits &+ 0xFFF] {  // 0x1000: a halfway case of the 13 dropped bits
+                let x = Float(bitPattern: b)
+                if GradientCodec.binary16(x) != Float16(x).bitPattern { mismatches += 1 }
+            }
+            bits &+= 0x2000 &+ 7
+        }
+        XCTAssertEqual(mismatches, 0)
+        XCTAssertEqual(GradientCodec.binary16(.infinity), 0x7C00)
+        XCTAssertEqual(GradientCodec.binary16(.nan) & 0x7E00, 0x7E00, "a quiet NaN")
+    }
+
     func testFP16MatchesFloat16Conversion() throws {
         let v: [Float] = [1, -2.5, 3.14159, 1e-6, 70000, -0.0]
         let back = try decode(.fp16, encode(.fp16, v), count: v.count)

@@ -99,10 +99,8 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
             let o = out.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { o[i] = Self.bfloat16(values[i]).littleEndian }
         case .fp16:
-            #if arch(x86_64) || arch(arm64)
             let o = out.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<n { o[i] = Float16(values[i]).bitPattern.littleEndian }
-            #endif
+            for i in 0..<n { o[i] = Self.binary16(values[i]).littleEndian }
         case .topk:
             let k = kept(n)
             // The k-th largest magnitude (NaN counts as the largest, so it is sent and caught).
@@ -151,9 +149,7 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .bf16:
             for i in 0..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
         case .fp16:
-            #if arch(x86_64) || arch(arm64)
-            for i in 0..<n { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
-            #endif
+            for i in 0..<n { out[i] = Self.float(binary16: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
         case .topk:
             out.update(repeating: 0, count: n)
             try Self.scatter(payload, entries: kept(n), count: n, into: out, what: "topk")
@@ -209,6 +205,42 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
             previous = i
             out[i] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
         }
+    }
+
+    /// IEEE binary16 of `x`, rounded to nearest even, in integer arithmetic (no conversion
+    /// instruction is assumed: the cluster code is built for baseline x86-64): above 65504 gives
+    /// infinity, a NaN a quiet NaN, and values below 2^-14 subnormals (F. Giesen's method).
+    @inline(__always) static func binary16(_ x: Float) -> UInt16 {
+        var f = x.bitPattern
+        let sign = f & 0x8000_0000
+        f ^= sign
+        let o: UInt32
+        if f >= (127 + 16) << 23 {
+            o = f > 255 << 23 ? 0x7E00 : 0x7C00
+        } else if f < 113 << 23 {
+            // Subnormal or zero: the float add rounds the mantissa where binary16 keeps it.
+            let magic: UInt32 = ((127 - 15) + (23 - 10) + 1) << 23
+            o = (Float(bitPattern: f) + Float(bitPattern: magic)).bitPattern &- magic
+        } else {
+            let odd = (f >> 13) & 1
+            o = (f &+ (UInt32(bitPattern: Int32(15 - 127) << 23)) &+ 0xFFF &+ odd) >> 13
+        }
+        return UInt16(truncatingIfNeeded: o | sign >> 16)
+    }
+
+    /// The float of the IEEE binary16 `h` (exact).
+    @inline(__always) static func float(binary16 h: UInt16) -> Float {
+        let shiftedExponent: UInt32 = 0x7C00 << 13
+        var o = UInt32(h & 0x7FFF) << 13
+        let exponent = o & shiftedExponent
+        o &+= (127 - 15) << 23
+        if exponent == shiftedExponent {
+            o &+= (128 - 16) << 23  // infinity or NaN
+        } else if exponent == 0 {
+            o &+= 1 << 23  // zero or subnormal: renormalise
+            o = (Float(bitPattern: o) - Float(bitPattern: 113 << 23)).bitPattern
+        }
+        return Float(bitPattern: o | UInt32(h & 0x8000) << 16)
     }
 
     /// bf16 of `x`: the top 16 bits, rounded to nearest even (a NaN stays a quiet NaN).
