@@ -92,11 +92,9 @@ extension DSGD {
                 throw CleanFailure("coordinator: \(error)")
             }
             let files = CheckpointFiles(run: directory.url, keep: job.keepCheckpoints)
+            let parameterCount = job.makeModel().parameterCount
             let (found, skipped) = files.newestValid { c in
-                if c.state.parameterCount != job.makeModel().parameterCount || c.state.mode != job.mode
-                    || c.state.workers != job.workers || c.state.seed != job.seed {
-                    throw CheckpointError("not of this run's job (\(c.state.mode.rawValue), \(c.state.workers) workers, \(c.state.parameterCount) parameters, seed \(c.state.seed))")
-                }
+                if let problem = c.problem(for: job, parameterCount: parameterCount) { throw CheckpointError(problem) }
             }
             for (name, reason) in skipped { writeLine("dsgd coordinator: skipping checkpoint \(name): \(reason)", to: 2) }
             guard let checkpoint = found else {

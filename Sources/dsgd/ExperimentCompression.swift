@@ -143,7 +143,9 @@ extension DSGD {
                     job.compressParams = try GradientCodec(parsing: scheme.compressParams)
                     job.errorFeedback = scheme.errorFeedback
                     let r = try runs.run(job, name: "\(task.name)-\(scheme.directoryName)")
-                    let points = try Self.points(r.path)
+                    let points = r.record.metrics.map {
+                        (examples: $0.examples, bytes: Int($0.value("bytes_moved") ?? 0), time: $0.time, loss: $0.loss)
+                    }
                     if target == nil {
                         // The uncompressed run's loss after targetFraction of its budget.
                         let budget = Double(points.last?.examples ?? 0)
@@ -171,16 +173,6 @@ extension DSGD {
             results.loadAfter = MachineInfo.loadAverage()
             try CompressionReport(results: results).write(to: report)
             experimentProgress(name, "\(runs.count) runs in \(String(format: "%.0f", runs.elapsed)) s; report in \(report.directory)/report.md")
-        }
-
-        /// The points of `dir`/metrics.jsonl: examples, bytes moved, training time and loss.
-        static func points(_ dir: String) throws -> [(examples: Int, bytes: Int, time: Double, loss: Double?)] {
-            let text = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
-            return text.split(separator: "\n").compactMap { line in
-                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-                return ((o["examples"] as? NSNumber)?.intValue ?? 0, (o["bytes_moved"] as? NSNumber)?.intValue ?? 0,
-                        (o["time"] as? NSNumber)?.doubleValue ?? 0, (o["loss"] as? NSNumber)?.doubleValue)
-            }
         }
 
         static func number(_ x: Double) -> String { String(format: "%g", x) }

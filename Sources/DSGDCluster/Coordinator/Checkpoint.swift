@@ -121,6 +121,27 @@ public struct Checkpoint: Equatable, Sendable {
     }
 }
 
+extension Checkpoint {
+    /// Why this checkpoint cannot continue `job` (whose model has `parameterCount` parameters),
+    /// or nil: another model size, mode, worker count or seed, a momentum buffer where the job
+    /// has none (or none where it has), or worker positions that do not fit the job.
+    public func problem(for job: JobConfig, parameterCount: Int) -> String? {
+        let s = state
+        if s.parameterCount != parameterCount { return "the checkpoint has \(s.parameterCount) parameters, the job's model \(parameterCount)" }
+        if s.mode != job.mode || s.workers != job.workers || s.seed != job.seed {
+            return "the checkpoint is of --mode \(s.mode.rawValue) with \(s.workers) workers and --seed \(s.seed), the job of --mode \(job.mode.rawValue) with \(job.workers) and --seed \(job.seed)"
+        }
+        if (velocity != nil) != (job.momentum != 0) { return "the checkpoint's momentum buffer does not match the job's --momentum \(job.momentum)" }
+        if s.shardEpochs.count != job.workers || s.batchesDone.count != job.workers || s.minibatches.count != job.workers {
+            return "the checkpoint's worker positions are not for \(job.workers) workers"
+        }
+        if s.batchesDone.contains(where: { $0 < 0 || $0 > job.batchesPerShard }) || s.shardEpochs.contains(where: { $0 < 0 }) {
+            return "the checkpoint's worker positions are out of range"
+        }
+        return nil
+    }
+}
+
 /// Why a checkpoint cannot be used.
 public struct CheckpointError: Error, CustomStringConvertible {
     public let description: String

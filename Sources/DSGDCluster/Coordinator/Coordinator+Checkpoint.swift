@@ -20,21 +20,7 @@ extension Coordinator {
     }
 
     /// Why `c` cannot continue this job, or nil.
-    func checkpointProblem(_ c: Checkpoint) -> String? {
-        let s = c.state
-        if s.parameterCount != store.count { return "the checkpoint has \(s.parameterCount) parameters, the job's model \(store.count)" }
-        if s.mode != job.mode || s.workers != job.workers || s.seed != job.seed {
-            return "the checkpoint is of --mode \(s.mode.rawValue) with \(s.workers) workers and --seed \(s.seed), the job of --mode \(job.mode.rawValue) with \(job.workers) and --seed \(job.seed)"
-        }
-        if (c.velocity != nil) != (job.momentum != 0) { return "the checkpoint's momentum buffer does not match the job's --momentum \(job.momentum)" }
-        if s.shardEpochs.count != job.workers || s.batchesDone.count != job.workers || s.minibatches.count != job.workers {
-            return "the checkpoint's worker positions are not for \(job.workers) workers"
-        }
-        if s.batchesDone.contains(where: { $0 < 0 || $0 > job.batchesPerShard }) || s.shardEpochs.contains(where: { $0 < 0 }) {
-            return "the checkpoint's worker positions are out of range"
-        }
-        return nil
-    }
+    func checkpointProblem(_ c: Checkpoint) -> String? { c.problem(for: job, parameterCount: store.count) }
 
     /// Continues from `c` (checked by `checkpointProblem`): parameters, momentum and version; each
     /// worker's shard epoch and place in it (its first SHARD holds the rest of that shard); the
