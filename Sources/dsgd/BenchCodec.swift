@@ -49,9 +49,9 @@ extension DSGD {
                         var offset = 0
                         for r in parts {
                             let v = work + r.lowerBound, size = codec.payloadBytes(count: r.count)
-                            feedback?.add(into: v, range: r)
-                            codec.encode(UnsafeBufferPointer(start: v, count: r.count), into: encoded + offset, scratch: scratch)
-                            feedback?.keep(v, sentAs: UnsafeRawBufferPointer(start: encoded + offset, count: size), codec: codec, range: r)
+                            let source = feedback?.accumulate(v, range: r) ?? v
+                            codec.encode(UnsafeBufferPointer(start: source, count: r.count), into: encoded + offset, scratch: scratch)
+                            feedback?.keep(sentAs: UnsafeRawBufferPointer(start: encoded + offset, count: size), codec: codec, range: r)
                             offset += size
                         }
                         let t1 = monotonicSeconds()

@@ -54,6 +54,58 @@ final class GradientCodecTests: XCTestCase {
         XCTAssertEqual(back.map(\.bitPattern), v.map { UInt32(GradientCodec.bfloat16($0)) << 16 })
     }
 
+    /// The 16-at-a-time bf16 loops against the one-value conversion, on random bit patterns
+    /// (NaNs with every payload, infinities, subnormals, both zeros), with a tail past the last
+    /// whole vector.
+    func testBF16VectorsMatchTheScalarConversion() throws {
+        var rng = SystemRandomNumberGenerator()
+        let special: [UInt32] = [0x7FC0_0000, 0xFF80_0001, 0x7F80_0000, 0xFF80_0000, 0x0000_0000, 0x8000_0000, 0x7F7F_FFFF, 0x3F80_8000]
+        let v = (0..<(16 * 40 + 5)).map { i in Float(bitPattern: i < special.count ? special[i] : UInt32.random(in: 0...UInt32.max, using: &rng)) }
+        let bytes = encode(.bf16, v)
+        for i in v.indices {
+            let got = UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8
+            XCTAssertEqual(got, GradientCodec.bfloat16(v[i]), "value \(i): \(String(v[i].bitPattern, radix: 16))")
+        }
+        let back = try decode(.bf16, bytes, count: v.count)
+        for i in v.indices {
+            XCTAssertEqual(back[i].bitPattern, UInt32(GradientCodec.bfloat16(v[i])) << 16, "value \(i)")
+        }
+    }
+
+    /// Sparse parameters: the changed entries found 16 at a time are those a plain loop finds
+    /// (bit changes count: -0 against 0, one NaN against another), tail included; over half
+    /// changed gives nil; the payload applied to the old version gives the new one bit for bit.
+    func testChangesAreTheEntriesWhoseBitsDiffer() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [5, 16, 16 * 9 + 7] {
+            for changedFraction in [0.0, 0.1, 0.45, 0.8] {
+                let old = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+                var new = old
+                for i in 0..<n where Double.random(in: 0..<1, using: &rng) < changedFraction {
+                    new[i] = [Float(-0.0), 0, .nan, Float.random(in: -1...1, using: &rng)][Int.random(in: 0...3, using: &rng)]
+                }
+                if n > 3 { new[n - 1] = -new[n - 1] }  // the tail always has a change
+                let expected = (0..<n).filter { old[$0].bitPattern != new[$0].bitPattern }
+                var out = [UInt8](repeating: 0, count: 8 * n)
+                let size = old.withUnsafeBufferPointer { o in new.withUnsafeBufferPointer { nw in out.withUnsafeMutableBytes {
+                    GradientCodec.encodeChanges(old: o.baseAddress!, new: nw.baseAddress!, count: n, into: $0.baseAddress!)
+                } } }
+                guard 2 * expected.count <= n else {
+                    XCTAssertNil(size, "n \(n): \(expected.count) changed, over half")
+                    continue
+                }
+                XCTAssertEqual(size, 8 * expected.count, "n \(n)")
+                let indices = (0..<expected.count).map { w in out.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)) } }
+                XCTAssertEqual(indices.map(Int.init), expected, "n \(n)")
+                var applied = old
+                XCTAssertNoThrow(try out.withUnsafeBytes { b in try applied.withUnsafeMutableBufferPointer {
+                    try GradientCodec.applyChanges(UnsafeRawBufferPointer(rebasing: b[0..<(size ?? 0)]), count: n, onto: $0.baseAddress!)
+                } })
+                XCTAssertEqual(applied.map(\.bitPattern), new.map(\.bitPattern), "n \(n)")
+            }
+        }
+    }
+
     /// The integer conversions against Swift's Float16 on every binary16 bit pattern (decoding)
     /// and on a sweep of floats across the whole range, halfway cases included (encoding).
     func testFP16ConversionsMatchFloat16Everywhere() {
@@ -79,6 +131,30 @@ final class GradientCodecTests: XCTestCase {
         let back = try decode(.fp16, encode(.fp16, v), count: v.count)
         XCTAssertEqual(back.map(\.bitPattern), v.map { Float(Float16($0)).bitPattern })
         XCTAssertEqual(back[4], .infinity, "above 65504: infinite, and the coordinator fails the run on it")
+    }
+
+    /// Parts large enough for the sampled selection: the payload is the sorted reference's, whether
+    /// the sample's candidates suffice (spread values) or not (every 64th value the largest, so the
+    /// sample sees only those; or so many ties that over half the part reaches the sample's
+    /// threshold) and the radix select runs instead. Ties go to the lower index on both paths.
+    func testSampledTopKMatchesTheSortedReference() throws {
+        var rng = SystemRandomNumberGenerator()
+        for n in [8192, 40_000] {
+            let spread = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) * Float.random(in: 0...1, using: &rng) }
+            let strided = (0..<n).map { i in i % 64 == 0 ? 100 + Float.random(in: 0...1, using: &rng) : Float.random(in: -1...1, using: &rng) }
+            let ties = (0..<n).map { _ in Float(Int.random(in: -3...3, using: &rng)) * 0.25 }
+            let mostlyTies = (0..<n).map { _ in Int.random(in: 0...9, using: &rng) < 7 ? (Bool.random(using: &rng) ? 0.5 : -0.5) : Float(0.25) }
+            for (name, v, f, sampled) in [("spread", spread, 0.01, true), ("spread", spread, 0.05, true), ("strided", strided, 0.05, false),
+                                          ("ties", ties, 0.01, true), ("mostly ties", mostlyTies, 0.01, false)] {
+                let codec = GradientCodec.topk(f), k = codec.kept(n)
+                var scratch = [UInt32](repeating: 0, count: n)
+                let candidates = v.withUnsafeBufferPointer { vb in scratch.withUnsafeMutableBufferPointer { GradientCodec.gatherCandidates(vb, k: k, scratch: $0.baseAddress!) } }
+                XCTAssertEqual(candidates != nil, sampled, "\(name) n \(n) f \(f): the sampled path is \(sampled ? "" : "not ")taken")
+                let chosen = Set(v.indices.sorted { (abs(v[$0]), -$0) > (abs(v[$1]), -$1) }.prefix(k))
+                let expected = v.indices.map { chosen.contains($0) ? v[$0] : 0 }
+                XCTAssertEqual(try decode(codec, encode(codec, v), count: n), expected, "\(name) n \(n) f \(f)")
+            }
+        }
     }
 
     func testTopKKeepsTheLargestMagnitudesLowerIndexFirstOnTies() throws {
@@ -141,12 +217,12 @@ final class GradientCodecTests: XCTestCase {
             var sentSum = [Double](repeating: 0, count: n), inSum = [Double](repeating: 0, count: n)
             for _ in 0..<40 {
                 let g = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
-                var v = g
-                v.withUnsafeMutableBufferPointer { ef.add(into: $0.baseAddress!, range: 0..<n) }
                 let before = Array(ef.residual)
+                let part = g.withUnsafeBufferPointer { ef.accumulate($0.baseAddress!, range: 0..<n) }
+                let v = Array(UnsafeBufferPointer(start: part, count: n))
                 for i in 0..<n { XCTAssertEqual(v[i], g[i] + before[i]) }
                 let bytes = encode(codec, v)
-                bytes.withUnsafeBytes { b in v.withUnsafeBufferPointer { ef.keep($0.baseAddress!, sentAs: b, codec: codec, range: 0..<n) } }
+                bytes.withUnsafeBytes { ef.keep(sentAs: $0, codec: codec, range: 0..<n) }
                 let sent = try decode(codec, bytes, count: n)
                 for i in 0..<n {
                     XCTAssertEqual(ef.residual[i], v[i] - sent[i], "residual = what was not sent")

@@ -16,6 +16,12 @@ final class GradientInbox {
     let codec: GradientCodec
     /// `--compress` other than none: each worker's decoded gradient (P floats).
     private let decoded: [UnsafeMutableBufferPointer<Float>]
+    /// `topk`: per worker and part, the indices its last payload set (so that the next one clears
+    /// just those instead of the whole part), and how many (0: none held).
+    private let setIndices: [UnsafeMutablePointer<UInt32>]
+    private var setCount: [[Int]]
+    /// `topk`: entries per part at most.
+    private let keptPerPart: Int
 
     init(workers: Int, parts: Int, parameterCount: Int, partRange: (Int) -> Range<Int>, codec: GradientCodec = .f32) {
         self.parts = parts
@@ -28,9 +34,18 @@ final class GradientInbox {
             b.initialize(repeating: 0)
             return b
         }
+        var isTopK = false
+        if case .topk = codec { isTopK = true }
+        let kept = isTopK ? (0..<parts).map { codec.kept(partRange($0).count) }.max() ?? 0 : 0
+        keptPerPart = kept
+        setIndices = isTopK ? (0..<workers).map { _ in .allocate(capacity: max(parts * kept, 1)) } : []
+        setCount = isTopK ? Array(repeating: Array(repeating: 0, count: parts), count: workers) : []
     }
 
-    deinit { for b in decoded { b.deallocate() } }
+    deinit {
+        for b in decoded { b.deallocate() }
+        for p in setIndices { p.deallocate() }
+    }
 
     /// Checks that `h` is the next part of worker `k`'s gradient (its offset, its encoding and
     /// size, its last-part flag) for a vector whose part `j` covers `range(j)`, and takes `frame`
@@ -48,6 +63,8 @@ final class GradientInbox {
         guard (h.flags & Wire.lastPartFlag != 0) == last else { throw .wrongLastFlag(worker: h.workerID, offset: h.count) }
         if codec == .f32 {
             slots[k][j].take(from: frame)
+        } else if !setIndices.isEmpty {
+            try acceptTopK(frame, from: k, part: j, range: r, worker: h.workerID)
         } else {
             do { try codec.decode(frame.bytes, count: r.count, into: decoded[k].baseAddress! + r.lowerBound) } catch {
                 throw .undecodable(worker: h.workerID, reason: error.description)
@@ -55,6 +72,22 @@ final class GradientInbox {
         }
         partsReceived[k] = j + 1
         return (j, last)
+    }
+
+    /// `topk`: clears the entries the previous payload of worker `k`'s part `j` set, then sets
+    /// this payload's (checked as `decode` checks them) and remembers which. A payload that does
+    /// not decode leaves the part all zero.
+    private func acceptTopK(_ frame: ZMQMessage, from k: Int, part j: Int, range r: Range<Int>, worker: UInt32) throws(ProtocolError) {
+        let part = decoded[k].baseAddress! + r.lowerBound, held = setIndices[k] + j * keptPerPart
+        for w in 0..<setCount[k][j] { part[Int(UInt32(littleEndian: held[w]))] = 0 }
+        setCount[k][j] = 0
+        let entries = codec.kept(r.count)
+        do { try GradientCodec.scatter(frame.bytes, entries: entries, count: r.count, into: part, what: "topk") } catch {
+            part.update(repeating: 0, count: r.count)
+            throw .undecodable(worker: worker, reason: error.description)
+        }
+        UnsafeMutableRawPointer(held).copyMemory(from: frame.bytes.baseAddress!, byteCount: 4 * entries)
+        setCount[k][j] = entries
     }
 
     /// The first float of worker `k`'s part `j`.

@@ -97,27 +97,13 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
             out.copyMemory(from: values.baseAddress!, byteCount: 4 * n)
         case .bf16:
             let o = out.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<n { o[i] = Self.bfloat16(values[i]).littleEndian }
+            let done = Self.encodeBFloat16Vectors(values, into: out)
+            for i in done..<n { o[i] = Self.bfloat16(values[i]).littleEndian }
         case .fp16:
             let o = out.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { o[i] = Self.binary16(values[i]).littleEndian }
         case .topk:
-            let k = kept(n)
-            // The k-th largest magnitude (NaN counts as the largest, so it is sent and caught).
-            let (threshold, above) = Self.kthLargestMagnitudeKey(values, k: k, scratch: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self))
-            var equalAllowed = k - above, w = 0
-            let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
-            for i in 0..<n {
-                let m = Self.key(values[i])
-                guard m >= threshold else { continue }
-                if m == threshold {
-                    guard equalAllowed > 0 else { continue }
-                    equalAllowed -= 1
-                }
-                indices[w] = UInt32(i).littleEndian
-                vals[w] = values[i].bitPattern.littleEndian
-                w += 1
-            }
+            Self.encodeTopK(values, k: kept(n), into: out, scratch: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self))
         case .changes:
             preconditionFailure("`changes` are encoded against a previous version: encodeChanges")
         case .sign:
@@ -147,7 +133,8 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .f32:
             UnsafeMutableRawPointer(out).copyMemory(from: p, byteCount: 4 * n)
         case .bf16:
-            for i in 0..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            let done = Self.decodeBFloat16Vectors(payload, count: n, into: out)
+            for i in done..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
         case .fp16:
             for i in 0..<n { out[i] = Self.float(binary16: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
         case .topk:
@@ -173,16 +160,39 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
     /// more than half the values changed (the float32 part is then smaller).
     static func encodeChanges(old: UnsafePointer<Float>, new: UnsafePointer<Float>, count n: Int, into out: UnsafeMutableRawPointer) -> Int? {
         var k = 0
-        for i in 0..<n where old[i].bitPattern != new[i].bitPattern { k += 1 }
+        differences(old, new, count: n) { _, lanes in k += lanes.nonzeroBitCount }
         guard 2 * k <= n else { return nil }
         let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
         var w = 0
-        for i in 0..<n where old[i].bitPattern != new[i].bitPattern {
-            indices[w] = UInt32(i).littleEndian
-            vals[w] = new[i].bitPattern.littleEndian
-            w += 1
+        differences(old, new, count: n) { start, lanes in
+            var lanes = lanes
+            while lanes != 0 {
+                let i = start + lanes.trailingZeroBitCount
+                indices[w] = UInt32(i).littleEndian
+                vals[w] = new[i].bitPattern.littleEndian
+                w += 1
+                lanes &= lanes &- 1
+            }
         }
         return 8 * k
+    }
+
+    /// Calls `body(start, lanes)` for each run of 16 values (and the tail) from `start` where `a`
+    /// and `b` differ in some bit, `lanes` having bit j set when value `start + j` differs; runs
+    /// without a difference cost one vector compare.
+    @inline(__always) static func differences(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int, _ body: (Int, UInt32) -> Void) {
+        let laneBits = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+        let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 16 <= n {
+            let differ = pa.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self) .!= pb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+            let lanes = SIMD16<UInt32>(repeating: 0).replacing(with: laneBits, where: differ).wrappedSum()
+            if lanes != 0 { body(i, lanes) }
+            i += 16
+        }
+        var tail: UInt32 = 0
+        for j in 0..<(n - i) where a[i + j].bitPattern != b[i + j].bitPattern { tail |= 1 << UInt32(j) }
+        if tail != 0 { body(i, tail) }
     }
 
     /// `changes`: sets the listed entries of `out` (a part of `count` values held from the
@@ -196,7 +206,7 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
 
     /// Sets `out[i] = v` for the `entries` (index, value) pairs of `payload` (k u32 indices, then k
     /// f32 values), checking that the indices ascend inside the part of `count` values.
-    private static func scatter(_ payload: UnsafeRawBufferPointer, entries k: Int, count n: Int, into out: UnsafeMutablePointer<Float>,
+    static func scatter(_ payload: UnsafeRawBufferPointer, entries k: Int, count n: Int, into out: UnsafeMutablePointer<Float>,
                                 what: String) throws(CodecError) {
         var previous = -1
         for w in 0..<k {
@@ -250,6 +260,42 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 
+    /// `bfloat16` of `values`, 16 at a time, into `out` (little-endian u16s); returns how many were
+    /// done (a multiple of 16; the caller does the rest one by one). None on a big-endian host.
+    static func encodeBFloat16Vectors(_ values: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) -> Int {
+        #if _endian(little)
+        let src = UnsafeRawPointer(values.baseAddress!), whole = values.count & ~15
+        let magnitude = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), infinity = SIMD16<Int32>(repeating: 0x7F80_0000)
+        var i = 0
+        while i < whole {
+            let bits = src.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+            let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+            let nan = SIMD16<Int32>(truncatingIfNeeded: bits & magnitude) .> infinity
+            out.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: nan)), toByteOffset: 2 * i, as: SIMD16<UInt16>.self)
+            i += 16
+        }
+        return whole
+        #else
+        return 0
+        #endif
+    }
+
+    /// Decodes bf16 values 16 at a time; returns how many were done (see `encodeBFloat16Vectors`).
+    static func decodeBFloat16Vectors(_ payload: UnsafeRawBufferPointer, count n: Int, into out: UnsafeMutablePointer<Float>) -> Int {
+        #if _endian(little)
+        let src = payload.baseAddress!, dst = UnsafeMutableRawPointer(out), whole = n & ~15
+        var i = 0
+        while i < whole {
+            let halves = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
+            dst.storeBytes(of: SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, toByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+            i += 16
+        }
+        return whole
+        #else
+        return 0
+        #endif
+    }
+
     /// `sign`'s Σ|v_i| in float32, in the documented order: eight partial sums, lane j taking
     /// i ≡ j (mod 8) in index order, added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
     static func absoluteSum(_ v: UnsafeBufferPointer<Float>) -> Float {
@@ -264,72 +310,6 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         }
         for j in 0..<(n - whole) { lanes[j] += abs(v[whole + j]) }
         return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
-    }
-
-    /// The order key of `|x|`: its bit pattern without the sign (monotone in the magnitude; a NaN
-    /// sorts above infinity).
-    @inline(__always) static func key(_ x: Float) -> UInt32 { x.bitPattern & 0x7FFF_FFFF }
-
-    /// The key of the k-th largest magnitude of `values` (1 ≤ k ≤ count), and how many keys are
-    /// above it: a radix select, one pass for a histogram of the top 11 key bits, one to gather the
-    /// keys of the bucket that holds the k-th, and a quickselect among those. `scratch` holds
-    /// `values.count` keys.
-    static func kthLargestMagnitudeKey(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> (key: UInt32, above: Int) {
-        let n = values.count
-        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * 2048) { histograms in
-            // Four histograms, added up after, so that runs of values in one bucket do not wait on
-            // each other's increments.
-            histograms.initialize(repeating: 0)
-            let h = histograms.baseAddress!
-            var i = 0
-            while i + 4 <= n {
-                h[Int(key(values[i]) >> 20)] += 1
-                h[2048 + Int(key(values[i + 1]) >> 20)] += 1
-                h[4096 + Int(key(values[i + 2]) >> 20)] += 1
-                h[6144 + Int(key(values[i + 3]) >> 20)] += 1
-                i += 4
-            }
-            while i < n { h[Int(key(values[i]) >> 20)] += 1; i += 1 }
-            func count(_ b: Int) -> Int { Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) }
-            var bucket = 2047, above = 0
-            while above + count(bucket) < k {
-                above += count(bucket)
-                bucket -= 1
-            }
-            // The bucket's keys, gathered without a branch.
-            var m = 0
-            let b = UInt32(bucket)
-            for i in 0..<n {
-                let x = key(values[i])
-                scratch[m] = x
-                m &+= x >> 20 == b ? 1 : 0
-            }
-            // The (k - above)-th largest of the bucket's m keys is rank m - (k - above) ascending.
-            let t = select(scratch, count: m, rank: m - (k - above))
-            for j in 0..<m where scratch[j] > t { above += 1 }
-            return (t, above)
-        }
-    }
-
-    /// The value of rank `rank` (0-based, ascending) among `a[0..<count]` (reordering them):
-    /// quickselect with the median of three, no allocation.
-    static func select<T: Comparable>(_ a: UnsafeMutablePointer<T>, count: Int, rank: Int) -> T {
-        var lo = 0, hi = count - 1
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2
-            if a[mid] < a[lo] { swap(&a[mid], &a[lo]) }
-            if a[hi] < a[lo] { swap(&a[hi], &a[lo]) }
-            if a[hi] < a[mid] { swap(&a[hi], &a[mid]) }
-            let pivot = a[mid]
-            var i = lo, j = hi
-            while i <= j {
-                while a[i] < pivot { i += 1 }
-                while a[j] > pivot { j -= 1 }
-                if i <= j { swap(&a[i], &a[j]); i += 1; j -= 1 }
-            }
-            if rank <= j { hi = j } else if rank >= i { lo = i } else { return a[rank] }
-        }
-        return a[rank]
     }
 }
 
@@ -358,29 +338,31 @@ public final class ErrorFeedback {
         decoded.deallocate()
     }
 
-    /// Adds the residual of `range` to `values` (the part about to be encoded, in place).
-    public func add(into values: UnsafeMutablePointer<Float>, range: Range<Int>) {
-        for i in 0..<range.count { values[i] += residual[range.lowerBound + i] }
+    /// Adds `values` (part `range` of a vector) into the residual and returns the residual's part,
+    /// which now holds the vector to encode: `residual + values`.
+    public func accumulate(_ values: UnsafePointer<Float>, range: Range<Int>) -> UnsafeMutablePointer<Float> {
+        let r = residual.baseAddress! + range.lowerBound
+        for i in 0..<range.count { r[i] += values[i] }
+        return r
     }
 
-    /// After `values` (of `range`, residual added) went out as `payload`: the residual becomes
-    /// what the receiver does not see, `values - decode(payload)`, computed straight from the
-    /// payload for `topk` (the values, 0 where sent) and `sign` (`values ∓ scale`).
-    public func keep(_ values: UnsafePointer<Float>, sentAs payload: UnsafeRawBufferPointer, codec: GradientCodec, range: Range<Int>) {
+    /// After the residual's part `range` (`accumulate`'s result) went out as `payload`: leaves in
+    /// it what the receiver does not see, `part - decode(payload)`, computed straight from the
+    /// payload for `topk` (0 where sent) and `sign` (`part ∓ scale`).
+    public func keep(sentAs payload: UnsafeRawBufferPointer, codec: GradientCodec, range: Range<Int>) {
         let r = residual.baseAddress! + range.lowerBound, n = range.count
         switch codec {
         case .topk:
-            r.update(from: values, count: n)
             for w in 0..<codec.kept(n) {
                 r[Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))] = 0
             }
         case .sign:
             let scale = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
-            for i in 0..<n { r[i] = values[i] - Float(bitPattern: scale.bitPattern & 0x7FFF_FFFF | values[i].bitPattern & 0x8000_0000) }
+            for i in 0..<n { r[i] -= Float(bitPattern: scale.bitPattern & 0x7FFF_FFFF | r[i].bitPattern & 0x8000_0000) }
         default:
             let d = decoded.baseAddress! + range.lowerBound
             try! codec.decode(payload, count: n, into: d)  // our own encoding: it decodes
-            for i in 0..<n { r[i] = values[i] - d[i] }
+            for i in 0..<n { r[i] -= d[i] }
         }
     }
 }

@@ -351,10 +351,9 @@ public final class Worker {
     /// Encodes the gradient part `values` (elements `range`) into `destination`: with error
     /// feedback, the residual is added first and what the encoding leaves out is kept for the next.
     func encodePart(_ values: UnsafeMutablePointer<Float>, range: Range<Int>, codec: GradientCodec, into destination: UnsafeMutableRawPointer) {
-        errorFeedback?.add(into: values, range: range)
-        codec.encode(UnsafeBufferPointer(start: values, count: range.count), into: destination, scratch: encodeScratch!.baseAddress!)
-        errorFeedback?.keep(values, sentAs: UnsafeRawBufferPointer(start: destination, count: codec.payloadBytes(count: range.count)),
-                            codec: codec, range: range)
+        let source = errorFeedback?.accumulate(values, range: range) ?? values
+        codec.encode(UnsafeBufferPointer(start: source, count: range.count), into: destination, scratch: encodeScratch!.baseAddress!)
+        errorFeedback?.keep(sentAs: UnsafeRawBufferPointer(start: destination, count: codec.payloadBytes(count: range.count)), codec: codec, range: range)
     }
 
     /// Sends a message without payload (HELLO, READY, BYE).

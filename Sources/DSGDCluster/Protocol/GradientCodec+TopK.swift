@@ -1,0 +1,167 @@
+/// `topk`'s selection: the k entries of largest magnitude of a part (ties: the lower index), found
+/// without sorting.
+///
+/// Parts of at least `sampledMinimum` values take the sampled path: the keys of every 128th value
+/// give a threshold that about 1.5k + 768 values reach, one vectorised pass gathers those candidates,
+/// and the exact k-th largest is chosen among them alone. When the sample misjudges (fewer than k
+/// candidates, or more than half the part), the exact radix select over the whole part runs
+/// instead. Both paths give the same payload, byte for byte: the sample decides only how much work
+/// the selection takes, never what it selects.
+extension GradientCodec {
+    /// Parts below this size go straight to the radix select.
+    static let sampledMinimum = 8192
+    /// One value in `sampleStride` is sampled.
+    static let sampleStride = 128
+
+    /// The order key of `|x|`: its bit pattern without the sign (monotone in the magnitude; a NaN
+    /// sorts above infinity, so it is sent and caught).
+    @inline(__always) static func key(_ x: Float) -> UInt32 { x.bitPattern & 0x7FFF_FFFF }
+
+    /// Writes the `topk` payload of `values` (k ascending u32 indices, then their k values) into
+    /// `out`. `scratch` holds `values.count` u32.
+    static func encodeTopK(_ values: UnsafeBufferPointer<Float>, k: Int, into out: UnsafeMutableRawPointer, scratch: UnsafeMutablePointer<UInt32>) {
+        let n = values.count
+        let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
+        if n >= sampledMinimum, let m = gatherCandidates(values, k: k, scratch: scratch) {
+            // scratch[0..<m]: the candidates' indices, ascending; their keys go after them.
+            let keys = scratch + m
+            for c in 0..<m { keys[c] = key(values[Int(scratch[c])]) }
+            let threshold = select(keys, count: m, rank: m - k)
+            var above = 0
+            for c in 0..<m where keys[c] > threshold { above += 1 }
+            var equalAllowed = k - above, w = 0
+            for c in 0..<m {
+                let i = Int(scratch[c]), x = values[i], kx = key(x)
+                guard kx >= threshold else { continue }
+                if kx == threshold {
+                    guard equalAllowed > 0 else { continue }
+                    equalAllowed -= 1
+                }
+                indices[w] = UInt32(i).littleEndian
+                vals[w] = x.bitPattern.littleEndian
+                w += 1
+            }
+            return
+        }
+        let (threshold, above) = kthLargestMagnitudeKey(values, k: k, scratch: scratch)
+        var equalAllowed = k - above, w = 0
+        for i in 0..<n {
+            let m = key(values[i])
+            guard m >= threshold else { continue }
+            if m == threshold {
+                guard equalAllowed > 0 else { continue }
+                equalAllowed -= 1
+            }
+            indices[w] = UInt32(i).littleEndian
+            vals[w] = values[i].bitPattern.littleEndian
+            w += 1
+        }
+    }
+
+    /// The sampled path's candidates: writes into `scratch` the ascending indices of the values
+    /// whose key reaches the sample's threshold and returns their count, or nil when there are
+    /// fewer than k of them or more than half the part (`scratch` holds `values.count` u32).
+    static func gatherCandidates(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> Int? {
+        let n = values.count, samples = n / sampleStride
+        // The sample's rank whose key about 1.5k + 6·stride of the n values reach: too few
+        // candidates once in thousands of parts for values without a pattern.
+        let wanted = (3 * k * samples + 2 * n - 1) / (2 * n) + 6
+        guard wanted < samples else { return nil }
+        for s in 0..<samples { scratch[s] = key(values[s * sampleStride]) }
+        let t0 = select(scratch, count: samples, rank: samples - wanted)
+        // Room for the indices, and for their keys after them: half the part each. A chunk of 16
+        // may add up to 16 more before the count is checked.
+        let limit = n / 2 - 16
+        let bits = UnsafeRawPointer(values.baseAddress!)
+        let mask = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), reach = SIMD16<Int32>(repeating: Int32(bitPattern: t0))
+        let laneBits = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+        var m = 0, i = 0
+        while i + 16 <= n {
+            let keys = SIMD16<Int32>(truncatingIfNeeded: bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self) & mask)
+            // keys - reach is negative in every lane that falls short (both are below 2^31): the
+            // sign bit of the lanes ANDed together says whether any lane reached, in a few
+            // instructions (`any` and `min` are calls). Then one bit per lane that reached, and
+            // one write per candidate.
+            let short = keys &- reach
+            let half = short.lowHalf & short.highHalf, quarter = half.lowHalf & half.highHalf
+            if quarter[0] & quarter[1] & quarter[2] & quarter[3] >= 0 {
+                var lanes = SIMD16<UInt32>(repeating: 0).replacing(with: laneBits, where: keys .>= reach).wrappedSum()
+                while lanes != 0 {
+                    scratch[m] = UInt32(truncatingIfNeeded: i + lanes.trailingZeroBitCount)
+                    m &+= 1
+                    lanes &= lanes &- 1
+                }
+                if m > limit { return nil }
+            }
+            i += 16
+        }
+        while i < n {
+            scratch[m] = UInt32(truncatingIfNeeded: i)
+            m &+= key(values[i]) >= t0 ? 1 : 0
+            i += 1
+        }
+        return m >= k && m <= limit ? m : nil
+    }
+
+    /// The key of the k-th largest magnitude of `values` (1 ≤ k ≤ count), and how many keys are
+    /// above it: a radix select, one pass for a histogram of the top 11 key bits, one to gather the
+    /// keys of the bucket that holds the k-th, and a quickselect among those. `scratch` holds
+    /// `values.count` keys.
+    static func kthLargestMagnitudeKey(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> (key: UInt32, above: Int) {
+        let n = values.count
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * 2048) { histograms in
+            // Four histograms, added up after, so that runs of values in one bucket do not wait on
+            // each other's increments.
+            histograms.initialize(repeating: 0)
+            let h = histograms.baseAddress!
+            var i = 0
+            while i + 4 <= n {
+                h[Int(key(values[i]) >> 20)] += 1
+                h[2048 + Int(key(values[i + 1]) >> 20)] += 1
+                h[4096 + Int(key(values[i + 2]) >> 20)] += 1
+                h[6144 + Int(key(values[i + 3]) >> 20)] += 1
+                i += 4
+            }
+            while i < n { h[Int(key(values[i]) >> 20)] += 1; i += 1 }
+            func count(_ b: Int) -> Int { Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) }
+            var bucket = 2047, above = 0
+            while above + count(bucket) < k {
+                above += count(bucket)
+                bucket -= 1
+            }
+            // The bucket's keys, gathered without a branch.
+            var m = 0
+            let b = UInt32(bucket)
+            for i in 0..<n {
+                let x = key(values[i])
+                scratch[m] = x
+                m &+= x >> 20 == b ? 1 : 0
+            }
+            // The (k - above)-th largest of the bucket's m keys is rank m - (k - above) ascending.
+            let t = select(scratch, count: m, rank: m - (k - above))
+            for j in 0..<m where scratch[j] > t { above += 1 }
+            return (t, above)
+        }
+    }
+
+    /// The value of rank `rank` (0-based, ascending) among `a[0..<count]` (reordering them):
+    /// quickselect with the median of three, no allocation.
+    static func select<T: Comparable>(_ a: UnsafeMutablePointer<T>, count: Int, rank: Int) -> T {
+        var lo = 0, hi = count - 1
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if a[mid] < a[lo] { swap(&a[mid], &a[lo]) }
+            if a[hi] < a[lo] { swap(&a[hi], &a[lo]) }
+            if a[hi] < a[mid] { swap(&a[hi], &a[mid]) }
+            let pivot = a[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { swap(&a[i], &a[j]); i += 1; j -= 1 }
+            }
+            if rank <= j { hi = j } else if rank >= i { lo = i } else { return a[rank] }
+        }
+        return a[rank]
+    }
+}
