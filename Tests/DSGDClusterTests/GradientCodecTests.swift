@@ -79,11 +79,12 @@ final class GradientCodecTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         for n in [5, 16, 16 * 9 + 7] {
             for changedFraction in [0.0, 0.1, 0.45, 0.8] {
-                let old = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+                // Zeros of both signs and NaNs on both sides: -0 against 0 is a change, a NaN
+                // against the same NaN is not.
+                func draw() -> Float { [Float(-0.0), 0, .nan, Float.random(in: -1...1, using: &rng)][Int.random(in: 0...3, using: &rng)] }
+                let old = (0..<n).map { _ in draw() }
                 var new = old
-                for i in 0..<n where Double.random(in: 0..<1, using: &rng) < changedFraction {
-                    new[i] = [Float(-0.0), 0, .nan, Float.random(in: -1...1, using: &rng)][Int.random(in: 0...3, using: &rng)]
-                }
+                for i in 0..<n where Double.random(in: 0..<1, using: &rng) < changedFraction { new[i] = draw() }
                 if n > 3 { new[n - 1] = -new[n - 1] }  // the tail always has a change
                 let expected = (0..<n).filter { old[$0].bitPattern != new[$0].bitPattern }
                 var out = [UInt8](repeating: 0, count: 8 * n)
