@@ -1,4 +1,4 @@
-import DSGDCluster
+@testable import DSGDCluster
 import DSGDCore
 import Foundation
 import XCTest
@@ -94,5 +94,49 @@ final class AggregatorTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Gradients kept as bf16 frames (`--compress bf16`) give the parameters that their decoded
+    /// float32 values give, bit for bit (8 * 37 + 5 values: the groups of 8 and the tail, by
+    /// ranges as parts arrive), and a bf16 NaN or infinity is refused as a float32 one is.
+    func testBFloat16StorageEqualsItsDecodedFloats() {
+        let n = 8 * 37 + 5
+        func gradient(_ k: Int) -> [UInt16] {
+            (0..<n).map { i in
+                let x: Float = sinf(Float(i * (k + 2)) * 0.21) * Float(1 + i % 7)
+                return GradientCodec.bfloat16(x)
+            }
+        }
+        let halves: [[UInt16]] = (0..<3).map(gradient)
+        let decoded: [[Float]] = halves.map { $0.map { Float(bitPattern: UInt32($0) << 16) } }
+        let params: [Float] = (0..<n).map { Float(($0 * 5) % 11) * 0.3 - 1.2 }
+        func run(_ storage: GradientStorage, _ sources: [[UInt8]], width: Int) -> (ok: Bool, out: [Float]) {
+            let agg = Aggregator(parameterCount: n, maxGradients: 3)
+            var out = [Float](repeating: 0, count: n), ok = true
+            for r in [0..<13, 13..<200, 200..<n] {
+                let bases = sources.map { UnsafeMutableRawPointer.allocate(byteCount: $0.count, alignment: 4) }
+                defer { bases.forEach { $0.deallocate() } }
+                for (k, bytes) in sources.enumerated() {
+                    bytes.withUnsafeBytes { bases[k].copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                    agg.setGradient(k, UnsafeRawPointer(bases[k] + width * r.lowerBound))
+                }
+                ok = params.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+                    agg.apply(count: sources.count, range: r, optimizer: SGD(learningRate: 0.1, momentum: 0.9), params: p.baseAddress!,
+                              out: o.baseAddress!, storage: storage)
+                } } && ok
+            }
+            return (ok, out)
+        }
+        func bytes<T>(_ v: [T]) -> [UInt8] { v.withUnsafeBytes { Array($0) } }
+        let asFloats = run(.float32, decoded.map(bytes), width: 4), asHalves = run(.bfloat16, halves.map(bytes), width: 2)
+        XCTAssertTrue(asFloats.ok && asHalves.ok)
+        XCTAssertEqual(asHalves.out.map(\.bitPattern), asFloats.out.map(\.bitPattern))
+        XCTAssertNotEqual(asFloats.out, params, "the step moved the parameters")
+        var poisoned = halves
+        poisoned[1][n - 2] = 0x7F80  // +infinity, in the tail
+        XCTAssertFalse(run(.bfloat16, poisoned.map(bytes), width: 2).ok)
+        poisoned = halves
+        poisoned[2][40] = 0x7FC0  // NaN, in a group of 8
+        XCTAssertFalse(run(.bfloat16, poisoned.map(bytes), width: 2).ok)
     }
 }

@@ -11,7 +11,7 @@ import DSGDCore
 public final class Aggregator {
     public let parameterCount: Int
     private let velocity: UnsafeMutablePointer<Float>
-    private let sources: UnsafeMutablePointer<UnsafePointer<Float>?>
+    private let sources: UnsafeMutablePointer<UnsafeRawPointer?>
     private let capacity: Int
 
     /// An aggregator for `parameterCount` parameters and at most `maxGradients` gradients per update.
@@ -41,7 +41,7 @@ public final class Aggregator {
     /// Sets gradient `index` (worker-id order) for the next `apply`: a pointer to the element at
     /// the start of the range that `apply` will process.
     public func setGradient(_ index: Int, _ pointer: UnsafeRawPointer) {
-        sources[index] = pointer.assumingMemoryBound(to: Float.self)
+        sources[index] = pointer
     }
 
     /// Computes `out = step(params, mean of gradients 0..<count)` over all parameters.
@@ -50,11 +50,21 @@ public final class Aggregator {
     }
 
     /// Computes `out[range] = step(params[range], mean of gradients 0..<count)` (the gradient
-    /// pointers point at element `range.lowerBound`) and returns true, or returns false if the sum
-    /// holds NaN or infinity. After false, `out` and the momentum buffer are partly written: the
-    /// caller keeps `params` and ends the run.
+    /// pointers point at element `range.lowerBound`, stored as `storage` says) and returns true,
+    /// or returns false if the sum holds NaN or infinity. After false, `out` and the momentum
+    /// buffer are partly written: the caller keeps `params` and ends the run.
     public func apply(count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
-                      out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
+                      out wholeOut: UnsafeMutablePointer<Float>, storage: GradientStorage = .float32) -> Bool {
+        switch storage {
+        case .float32: return apply(Float32Source.self, count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut)
+        case .bfloat16: return apply(BFloat16Source.self, count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut)
+        }
+    }
+
+    /// `apply` for gradients read through `S` (specialised for each).
+    @inline(__always)
+    private func apply<S: GradientSource>(_: S.Type, count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
+                                          out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
         precondition(count >= 1 && count <= capacity)
         precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
         let n = range.count
@@ -68,10 +78,10 @@ public final class Aggregator {
         var poison = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= n {
-            var s = load8(src[0]!, i)
+            var s = S.load8(src[0]!, i)
             var k = 1
             while k < count {
-                s += load8(src[k]!, i)
+                s += S.load8(src[k]!, i)
                 k += 1
             }
             poison += s * 0
@@ -92,8 +102,8 @@ public final class Aggregator {
         }
         var tailPoison: Float = 0
         while i < n {
-            var s = src[0]![i]
-            for k in 1..<max(count, 1) where k < count { s += src[k]![i] }
+            var s = S.load1(src[0]!, i)
+            for k in 1..<max(count, 1) where k < count { s += S.load1(src[k]!, i) }
             tailPoison += s * 0
             let g = scale * s
             if useMomentum {
@@ -110,6 +120,41 @@ public final class Aggregator {
             i += 1
         }
         return !(poison.sum().isNaN || tailPoison.isNaN)
+    }
+}
+
+/// How the gradients an `Aggregator.apply` reads are stored: float32, or bf16 as received
+/// (`--compress bf16`), widened on the fly exactly as `GradientCodec.decode` widens them.
+public enum GradientStorage: Sendable {
+    case float32, bfloat16
+}
+
+/// Reads gradient values from a source pointer: 8 at a time or one.
+private protocol GradientSource {
+    static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+    static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float
+}
+
+private enum Float32Source: GradientSource {
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float { p.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+}
+
+/// Little-endian u16s, each the top half of a float32.
+private enum BFloat16Source: GradientSource {
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        #if _endian(little)
+        let halves = p.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: halves) &<< 16, to: SIMD8<Float>.self)
+        #else
+        var v = SIMD8<Float>()
+        for j in 0..<8 { v[j] = load1(p, i + j) }
+        return v
+        #endif
+    }
+
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
     }
 }
 

@@ -138,7 +138,8 @@ public final class Coordinator {
         members = Membership(count: n, batchesPerShard: job.batchesPerShard)
         store = ParameterStore(initial: try job.initialParameters(), chunk: job.gradientChunk, maxGradients: n,
                                optimizer: job.optimizer, keepVersions: job.delay)
-        inbox = GradientInbox(workers: n, parts: store.parts, parameterCount: store.count, partRange: store.partRange, codec: job.compress)
+        inbox = GradientInbox(workers: n, parts: store.parts, parameterCount: store.count, partRange: store.partRange, codec: job.compress,
+                              floatReaders: job.noiseScale || job.maxGradientNorm != nil)
         paramsEncoder = job.compressParams == .bf16 || job.compressParams == .fp16 ? ParamsEncoder(codec: job.compressParams, count: store.count) : nil
         paramsChanges = job.compressParams == .changes ? ZeroCopyBufferPool(count: 2 * min(store.chunk, store.count), initial: 2) : nil
         recorder = Recorder(job: job, model: model, runDirectory: runDirectory, log: log, trainData: trainData, testData: testData)
@@ -294,7 +295,7 @@ public final class Coordinator {
     /// lone gradient) on NaN or infinity. Allocates nothing unless it fails.
     func aggregate(part j: Int, workers: [Int], count: Int) -> Bool {
         for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
-        let ok = store.apply(part: j, gradients: count)
+        let ok = store.apply(part: j, gradients: count, storage: inbox.storage)
         for i in 0..<count { inbox.clear(workers[i], part: j) }
         if !ok {
             let who = count == 1 ? "worker \(workers[0])" : "the workers"

@@ -1,8 +1,9 @@
 import ZeroMQ
 
 /// Gradients as their parts arrive, held until a policy aggregates or drops them: float32 parts
-/// as the received frame itself (no copy), encoded parts (`--compress`) decoded into a float32
-/// buffer of the worker's.
+/// as the received frame itself (no copy), and so bf16 parts when only the aggregator reads them
+/// (it widens them on the fly: `storage`); other encoded parts (`--compress`) decoded into a
+/// float32 buffer of the worker's.
 ///
 /// Parts arrive in order, each `chunk` values (the last may be shorter), the last one flagged, in
 /// the job's encoding; `accept` checks all of that.
@@ -14,7 +15,12 @@ final class GradientInbox {
     /// Where part `j` starts, in values.
     private let partStart: [Int]
     let codec: GradientCodec
-    /// `--compress` other than none: each worker's decoded gradient (P floats).
+    /// How `pointer`'s parts are stored: float32, or bf16 frames as received.
+    let storage: GradientStorage
+    /// Whether parts are kept as the received frames (float32, or bf16 as `storage` says).
+    private let keepsFrames: Bool
+    /// `--compress` other than none, unless bf16 frames are kept: each worker's decoded gradient
+    /// (P floats).
     private let decoded: [UnsafeMutableBufferPointer<Float>]
     /// `topk`: per worker and part, the indices its last payload set (so that the next one clears
     /// just those instead of the whole part), and how many (0: none held).
@@ -23,13 +29,19 @@ final class GradientInbox {
     /// `topk`: entries per part at most.
     private let keptPerPart: Int
 
-    init(workers: Int, parts: Int, parameterCount: Int, partRange: (Int) -> Range<Int>, codec: GradientCodec = .f32) {
+    /// An inbox for gradients of `parameterCount` values in `parts` parts in `codec`.
+    /// `floatReaders`: whether anything but the aggregator reads the parts (`--noise-scale`,
+    /// `--max-gradient-norm`), which then must be float32.
+    init(workers: Int, parts: Int, parameterCount: Int, partRange: (Int) -> Range<Int>, codec: GradientCodec = .f32, floatReaders: Bool = false) {
         self.parts = parts
         self.codec = codec
+        keepsFrames = codec == .f32 || (codec == .bf16 && !floatReaders)
+        storage = codec == .bf16 && keepsFrames ? .bfloat16 : .float32
         partStart = (0..<parts).map { partRange($0).lowerBound }
-        slots = (0..<workers).map { _ in (0..<(codec == .f32 ? parts : 0)).map { _ in ZMQMessage() } }
+        let keepsFrames = keepsFrames
+        slots = (0..<workers).map { _ in (0..<(keepsFrames ? parts : 0)).map { _ in ZMQMessage() } }
         partsReceived = Array(repeating: 0, count: workers)
-        decoded = codec == .f32 ? [] : (0..<workers).map { _ in
+        decoded = keepsFrames ? [] : (0..<workers).map { _ in
             let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(parameterCount, 1))
             b.initialize(repeating: 0)
             return b
@@ -61,7 +73,7 @@ final class GradientInbox {
         guard frame.count == size else { throw .wrongPayloadSize(type: .gradient, got: frame.count, expected: size) }
         let last = j == parts - 1
         guard (h.flags & Wire.lastPartFlag != 0) == last else { throw .wrongLastFlag(worker: h.workerID, offset: h.count) }
-        if codec == .f32 {
+        if keepsFrames {
             slots[k][j].take(from: frame)
         } else if !setIndices.isEmpty {
             try acceptTopK(frame, from: k, part: j, range: r, worker: h.workerID)
@@ -90,17 +102,17 @@ final class GradientInbox {
         setCount[k][j] = entries
     }
 
-    /// The first float of worker `k`'s part `j`.
+    /// The first value of worker `k`'s part `j`, stored as `storage` says.
     func pointer(_ k: Int, part j: Int) -> UnsafeRawPointer {
-        codec == .f32 ? slots[k][j].bytes.baseAddress! : UnsafeRawPointer(decoded[k].baseAddress! + partStart[j])
+        keepsFrames ? slots[k][j].bytes.baseAddress! : UnsafeRawPointer(decoded[k].baseAddress! + partStart[j])
     }
 
     /// Releases worker `k`'s part `j` (its frame goes back to libzmq).
-    func clear(_ k: Int, part j: Int) { if codec == .f32 { slots[k][j].clear() } }
+    func clear(_ k: Int, part j: Int) { if keepsFrames { slots[k][j].clear() } }
 
     /// Forgets worker `k`'s gradient: releases its parts and expects part 0 next.
     func reset(_ k: Int) {
-        if codec == .f32 { for j in 0..<partsReceived[k] { slots[k][j].clear() } }
+        if keepsFrames { for j in 0..<partsReceived[k] { slots[k][j].clear() } }
         partsReceived[k] = 0
     }
 }

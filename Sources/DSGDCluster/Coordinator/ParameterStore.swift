@@ -69,12 +69,13 @@ final class ParameterStore {
     }
 
     /// Writes part `j` of the pending update from the mean of gradients `0..<gradients` (summed in
-    /// index order); false if that sum holds NaN or infinity (the run must end).
-    func apply(part j: Int, gradients: Int) -> Bool {
+    /// index order, stored as `storage` says); false if that sum holds NaN or infinity (the run
+    /// must end).
+    func apply(part j: Int, gradients: Int, storage: GradientStorage = .float32) -> Bool {
         var sgd = optimizer
         if rateScale != 1 { sgd.learningRate *= rateScale }
         return aggregator.apply(count: gradients, range: partRange(j), optimizer: sgd,
-                                params: current.floats.baseAddress!, out: pending!.floats.baseAddress!)
+                                params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, storage: storage)
     }
 
     /// Makes the pending update current: version + 1.
