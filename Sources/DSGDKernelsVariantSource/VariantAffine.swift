@@ -7,29 +7,32 @@
 ///     loss      (1/n) sum_i l_i
 ///     backward  dE/dw = (1/n) sum_i s_i x_i,  dE/db = (1/n) sum_i s_i      (chain rule through z)
 ///
-/// How it is computed: the batch is walked in blocks of eight rows (the last block padded with
-/// copies of its last row, whose slopes and losses are then zeroed). For each block
+/// How it is computed: the batch is walked in groups of rows (16 rows at d = 100: `groupRows`),
+/// each in three passes over blocks of eight rows (the last block of a batch padded with copies of
+/// its last row, whose slopes and losses are then zeroed):
 /// - forward: eight `Vector` accumulators (`W` = 16, 8 or 4 lanes by variant), one per row, each
-///   take `w[j..<j+W] * x_r[j..<j+W]` (one fused multiply-add per row per `W` columns, `w` loaded
-///   once for the eight rows); the eight accumulators are reduced across lanes into one
+///   take `w[j..<j+W] * x_r[j..<j+W]` (one fused multiply-add per row per `W` columns). The rows
+///   are read four at a time, each of the four from its start to its end (`w` loaded once per
+///   column chunk for the four); the eight accumulators are then reduced across lanes into one
 ///   `SIMD8<Float>` of the block's eight `z`s;
-/// - the eight losses and slopes in one vector pass (`VariantMath.logisticLossAndSlope`, or
-///   `(z - y)^2 / 2` and `z - y`);
-/// - backward: `g[j..<j+W] += sum_r s_r x_r[j..<j+W]` while the eight rows (3.2 KB at d = 100) are
-///   still in L1, one load and store of `g` per eight rows.
+/// - the losses and slopes of the group, eight lanes at a time (`VariantMath.logisticLossAndSlope`,
+///   or `(z - y)^2 / 2` and `z - y`): the blocks' chains of dependent operations are independent,
+///   so the processor overlaps them;
+/// - backward: `g[j..<j+W] += sum_r s_r x_r[j..<j+W]` while the group's rows (6.4 KB at d = 100)
+///   are still in L1, one load and store of `g` per eight rows.
 /// When `d` is not a multiple of `W` the last columns are done as one overlapping `W`-wide chunk
 /// ending at `d`, with the lanes already counted masked off (no read past a row, so none past the
 /// data); `d < W` takes a scalar path. Losses are summed in float64.
 ///
-/// Two things keep the core busy while rows stream in from memory: the rows two blocks ahead are
-/// prefetched (`prefetcht0` for every cache line they touch, one row per column chunk of the forward
-/// pass; the index list says which rows, so shuffled batches are prefetched as well as consecutive
-/// ones), and the loop is software-pipelined (the next block's forward pass is issued before this
-/// block's backward pass, so it runs during the loss's chain of dependent operations). At d = 100 a row is 400 bytes: one core streams about
-/// 9-10 GB/s from DRAM here, so about 23-25 M rows/s is the ceiling for data that is not in cache;
-/// the kernel reaches 18-27 M rows/s on 80 MB of rows (depending on what else the machine is
-/// doing; the squared loss, with far less arithmetic, is no faster there), and about 38 M rows/s
-/// on rows in cache.
+/// Rows stream in from memory faster this way than with the eight rows of a block read side by
+/// side (a column chunk of each in turn): four rows, each walked from start to end, give the
+/// hardware prefetchers short sequential runs. On top of that, the rows about 6 KB ahead of the
+/// forward pass (16 rows at d = 100) are prefetched into L2 (`prefetcht1`: a prefetch into L1
+/// holds one of L1's few miss buffers until the line arrives, and that, not DRAM, capped the
+/// rate). The index list says which rows, so shuffled batches are prefetched as well as
+/// consecutive ones. At the start of a batch the prefetches are spread over the first blocks
+/// (at most a block and a half of rows per block) instead of issued in one burst, which stalled
+/// the first forward pass.
 ///
 /// One variant of the kernel (see VariantConfig.swift); the public entry points are in
 /// DSGDKernels (`AffineKernels`). No allocation.
@@ -62,7 +65,7 @@ enum VariantAffine {
             : lossOnly(SquaredLaneLoss.self, parameters, dimension, features, targets, examples)
     }
 
-    // MARK: - The block loop
+    // MARK: - The group loop
 
     /// Row numbers 0...7 of a block, as floats (masks come from float comparisons: Swift lowers
     /// integer vector comparisons lane by lane).
@@ -99,30 +102,30 @@ enum VariantAffine {
         }
     }
 
-    /// Eight rows of a batch (the last block of a batch repeats its last row) and their targets.
-    struct Block {
-        let rows: RowBlock
-        let targets: Vector8
-        /// How many of the eight rows are real (`8` but in a short last block).
-        let count: Int
+    /// Most rows in one group (the size of `GroupLanes`).
+    static var maximumGroupRows: Int { 64 }
 
-        /// Rows `index[start ..< start + 8]` (repeating `index[n - 1]` past `n`) of the row-major
-        /// `x` (`d` columns), and their targets in `y`.
-        @inline(__always)
-        init(_ index: (Int) -> Int, _ start: Int, _ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ d: Int) {
-            let m = min(8, n - start)
-            @inline(__always) func row(_ k: Int) -> Int { index(start + min(k, m - 1)) }
-            let i0 = row(0), i1 = row(1), i2 = row(2), i3 = row(3), i4 = row(4), i5 = row(5), i6 = row(6), i7 = row(7)
-            rows = RowBlock(x + i0 &* d, x + i1 &* d, x + i2 &* d, x + i3 &* d, x + i4 &* d, x + i5 &* d, x + i6 &* d, x + i7 &* d)
-            targets = Vector8(y[i0], y[i1], y[i2], y[i3], y[i4], y[i5], y[i6], y[i7])
-            count = m
-        }
+    /// Rows per group for rows of `d` floats: a multiple of eight, 8...64, such that a group's rows
+    /// take at most 8 KB (a quarter of L1, so they are still there for the backward pass, next to
+    /// the rows being prefetched). Two blocks at d = 100: enough independent losses to overlap,
+    /// and larger groups were no faster.
+    @inline(__always)
+    static func groupRows(_ d: Int) -> Int {
+        let blocks = (8 * 1024) / max(1, 8 * d * MemoryLayout<Float>.stride)
+        return 8 * min(max(blocks, 1), maximumGroupRows / 8)
     }
 
-    /// The fused loop over blocks of eight rows of `batch`, software-pipelined: the forward pass of
-    /// block `k + 1` is issued between the loss of block `k` and its backward pass, so that the
-    /// processor runs it during the loss's long chain of dependent operations (the backward pass
-    /// has to wait for the slopes; the next forward pass does not).
+    /// One float per row of a group (its outputs, then its slopes), on the stack.
+    typealias GroupLanes = (Vector8, Vector8, Vector8, Vector8, Vector8, Vector8, Vector8, Vector8)
+
+    /// The fused loop over `batch` in groups of rows (`groupRows`), each in three passes:
+    /// - forward: `z = w.x + b` for every row, eight rows at a time (`outputs`); meanwhile, the
+    ///   rows `prefetchRows(d)` ahead are prefetched;
+    /// - the losses and slopes of the group, eight lanes at a time (the chains of dependent
+    ///   operations of several blocks are independent, so they overlap);
+    /// - backward: `g += sum_r s_r x_r`, eight rows at a time (`accumulate`), the rows still in L1.
+    /// The last block of a batch is padded with copies of its last row, whose slopes and losses
+    /// are zeroed.
     @inline(__always)
     static func fused<L: LaneLoss>(
         _: L.Type, _ w: UnsafePointer<Float>, _ d: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
@@ -137,46 +140,61 @@ enum VariantAffine {
         let bias = w[d]
         let tail = Tail(w, d)
         let indices = batch.baseAddress!
-        @inline(__always) func index(_ k: Int) -> Int { Int(indices[k]) }
+        let group = groupRows(d)
+        let ahead = prefetchRows(d)
         let rowBytes = d * MemoryLayout<Float>.stride
-        for k in 0..<min(8 * prefetchDistance, n) {   // the first blocks, all at once
-            prefetch(UnsafeRawPointer(x + index(k) &* d), bytes: rowBytes)
-        }
+        // Rows `0 ..< prefetched` have been prefetched: the first block now, then at most
+        // `perBlock` rows per block until `ahead` rows ahead of the forward pass.
+        let perBlock = 12
+        var prefetched = min(8, n)
+        prefetchRows(x, d, indices, from: 0, to: prefetched, bytes: rowBytes)
         var lossSum = SIMD4<Double>()
         var slopeSum = Vector8()
-        var start = 0
-        var block = Block(index, 0, n, x, y, d)
-        // Forward: z = w.x + b.
-        var z = outputs(w, d, block.rows, tail, { _ in }) + bias
-        while true {
-            // Loss l(z, y) and slope s = dl/dz of the eight rows (padding rows: 0 and 0).
-            var (l, s) = L.lossAndSlope(z: z, y: block.targets)
-            if block.count < 8 {
-                let padding = rowLanes .>= Float(block.count)
-                l.replace(with: 0, where: padding)
-                s.replace(with: 0, where: padding)
+        var lanes = GroupLanes(.zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero)
+        withUnsafeMutableBytes(of: &lanes) { raw in
+            let zs = raw.baseAddress!.assumingMemoryBound(to: Vector8.self)
+            var start = 0
+            while start < n {
+                let end = min(start + group, n)
+                // Forward: z = w.x + b, after the prefetches of the rows `ahead` further on.
+                var b = start, slot = 0
+                while b < end {
+                    let upTo = min(min(b + ahead + 8, n), prefetched + perBlock)
+                    if upTo > prefetched {
+                        prefetchRows(x, d, indices, from: prefetched, to: upTo, bytes: rowBytes)
+                        prefetched = upTo
+                    }
+                    zs[slot] = outputs(w, d, RowBlock(x, d, indices, b, min(8, end - b)), tail) + bias
+                    b += 8
+                    slot += 1
+                }
+                // Losses l(z, y) and slopes s = dl/dz (padding rows: 0 and 0).
+                b = start
+                slot = 0
+                while b < end {
+                    let count = min(8, end - b)
+                    var (l, s) = L.lossAndSlope(z: zs[slot], y: targets(y, indices, b, count))
+                    if count < 8 {
+                        let padding = rowLanes .>= Float(count)
+                        l.replace(with: 0, where: padding)
+                        s.replace(with: 0, where: padding)
+                    }
+                    lossSum += SIMD4<Double>(l.lowHalf) + SIMD4<Double>(l.highHalf)
+                    slopeSum += s
+                    zs[slot] = s
+                    b += 8
+                    slot += 1
+                }
+                // Backward: g_w += sum_r s_r x_r (g_b: the sum of the slopes, below).
+                b = start
+                slot = 0
+                while b < end {
+                    accumulate(g, d, RowBlock(x, d, indices, b, min(8, end - b)), zs[slot], tail)
+                    b += 8
+                    slot += 1
+                }
+                start = end
             }
-            lossSum += SIMD4<Double>(l.lowHalf) + SIMD4<Double>(l.highHalf)
-            slopeSum += s
-            let next = start + 8
-            guard next < n else {
-                // Backward of the last block: g_w += sum_r s_r x_r (g_b: the sum of the slopes).
-                accumulate(g, d, block.rows, s, tail)
-                break
-            }
-            // Forward of the next block (independent of s), then backward of this one. During the
-            // forward pass, one row per column chunk, ask for the rows `prefetchDistance` blocks
-            // ahead, so that they are in cache by the time they are needed (the indices are known:
-            // any order of rows works; spread out, the prefetches do not stall the core in bursts).
-            let ahead = start + 8 * prefetchDistance
-            let following = Block(index, next, n, x, y, d)
-            let zNext = outputs(w, d, following.rows, tail, { k in
-                if ahead + k < n { prefetch(UnsafeRawPointer(x + index(ahead + k) &* d), bytes: rowBytes) }
-            }) + bias
-            accumulate(g, d, block.rows, s, tail)
-            block = following
-            z = zNext
-            start = next
         }
         g[d] = slopeSum.sum()
         let scale = 1 / Float(n)
@@ -194,49 +212,85 @@ enum VariantAffine {
         var lossSum = SIMD4<Double>()
         var start = 0
         while start < n {
-            let block = Block({ $0 }, start, n, x, y, d)
-            let z = outputs(w, d, block.rows, tail, { _ in }) + bias
-            var l = L.lossAndSlope(z: z, y: block.targets).loss
-            if block.count < 8 { l.replace(with: 0, where: rowLanes .>= Float(block.count)) }
+            let count = min(8, n - start)
+            let rows = RowBlock(x, d, start, count)
+            let z = outputs(w, d, rows, tail) + bias
+            var targets = Vector8()
+            for k in 0..<8 { targets[k] = y[start + min(k, count - 1)] }
+            var l = L.lossAndSlope(z: z, y: targets).loss
+            if count < 8 { l.replace(with: 0, where: rowLanes .>= Float(count)) }
             lossSum += SIMD4<Double>(l.lowHalf) + SIMD4<Double>(l.highHalf)
             start += 8
         }
         return lossSum.sum() / Double(n)
     }
 
+    /// The targets of rows `indices[start ..< start + count]`, in lanes `0..<count` (the rest repeat
+    /// the last).
+    @inline(__always)
+    static func targets(_ y: UnsafePointer<Float>, _ indices: UnsafePointer<UInt32>, _ start: Int, _ count: Int) -> Vector8 {
+        var t = Vector8()
+        for k in 0..<8 { t[k] = y[Int(indices[start + min(k, count - 1)])] }
+        return t
+    }
+
     // MARK: - Prefetching
 
-    /// How many blocks ahead `fused` prefetches rows.
-    static var prefetchDistance: Int { 2 }
+    /// How many rows ahead of the forward pass `fused` prefetches: about 6 KB of rows, a multiple
+    /// of eight, at least eight (16 rows at d = 100; 3 KB and 9 KB were slower).
+    @inline(__always)
+    static func prefetchRows(_ d: Int) -> Int {
+        let bytes = 6 * 1024
+        return max(8, (bytes / max(1, d * MemoryLayout<Float>.stride) + 7) / 8 * 8)
+    }
 
-    /// LLVM's prefetch intrinsic (`prefetcht0` on x86-64; a no-op where a target has none). Its
-    /// arguments after the address must be constants: read (0) or write (1), temporal locality
-    /// 0...3, data (1) or instruction (0) cache.
+    /// Prefetches the rows `indices[from ..< to]` into L2 (nothing if `from >= to`).
+    @inline(__always)
+    static func prefetchRows(_ x: UnsafePointer<Float>, _ d: Int, _ indices: UnsafePointer<UInt32>,
+                             from: Int, to: Int, bytes: Int) {
+        var k = from
+        while k < to {
+            prefetch(UnsafeRawPointer(x + Int(indices[k]) &* d), bytes: bytes)
+            k += 1
+        }
+    }
+
+    /// LLVM's prefetch intrinsic (`prefetcht1` on x86-64 with locality 2; a no-op where a target
+    /// has none). Its arguments after the address must be constants: read (0) or write (1),
+    /// temporal locality 0...3, data (1) or instruction (0) cache.
     @_silgen_name("llvm.prefetch.p0")
     static func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ data: Int32)
 
-    /// Prefetches every 64-byte line that holds some of the `bytes` bytes from `p` (into all
-    /// cache levels).
+    /// Prefetches every 64-byte line that holds some of the `bytes` bytes from `p` into L2 and the
+    /// levels below it (`prefetcht1`: not into L1, see the type's comment).
     @inline(__always)
     static func prefetch(_ p: UnsafeRawPointer, bytes: Int) {
         var line = UInt(bitPattern: p) & ~63
         let end = UInt(bitPattern: p) &+ UInt(bitPattern: bytes)
         while line < end {
-            llvmPrefetch(UnsafeRawPointer(bitPattern: line).unsafelyUnwrapped, 0, 3, 1)
+            llvmPrefetch(UnsafeRawPointer(bitPattern: line).unsafelyUnwrapped, 0, 2, 1)
             line &+= 64
         }
     }
 
     // MARK: - Forward and backward of one block
 
-    /// The eight rows of a block.
+    /// The eight rows of a block (a short block repeats its last row).
     struct RowBlock {
         let r0, r1, r2, r3, r4, r5, r6, r7: UnsafePointer<Float>
 
+        /// Rows `indices[start ..< start + count]` of the row-major `x` (`d` columns), `count` 1...8.
         @inline(__always)
-        init(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
-             _ r4: UnsafePointer<Float>, _ r5: UnsafePointer<Float>, _ r6: UnsafePointer<Float>, _ r7: UnsafePointer<Float>) {
-            (self.r0, self.r1, self.r2, self.r3, self.r4, self.r5, self.r6, self.r7) = (r0, r1, r2, r3, r4, r5, r6, r7)
+        init(_ x: UnsafePointer<Float>, _ d: Int, _ indices: UnsafePointer<UInt32>, _ start: Int, _ count: Int) {
+            @inline(__always) func row(_ k: Int) -> UnsafePointer<Float> { x + Int(indices[start + min(k, count - 1)]) &* d }
+            (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+        }
+
+        /// Rows `start ..< start + count` of `x`, `count` 1...8.
+        @inline(__always)
+        init(_ x: UnsafePointer<Float>, _ d: Int, _ start: Int, _ count: Int) {
+            @inline(__always) func row(_ k: Int) -> UnsafePointer<Float> { x + (start + min(k, count - 1)) &* d }
+            (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
         }
 
         @inline(__always)
@@ -254,13 +308,10 @@ enum VariantAffine {
         }
     }
 
-    /// `[w.x_0, ..., w.x_7]` (without the bias) for the eight rows of `rows`; calls `alongside`
-    /// with 0, 1, ..., 7, one per column chunk while there are chunks (the prefetches).
+    /// `[w.x_0, ..., w.x_7]` (without the bias) for the eight rows of `rows`.
     @inline(__always)
-    static func outputs(_ w: UnsafePointer<Float>, _ d: Int, _ rows: RowBlock, _ tail: Tail,
-                        _ alongside: (Int) -> Void) -> Vector8 {
+    static func outputs(_ w: UnsafePointer<Float>, _ d: Int, _ rows: RowBlock, _ tail: Tail) -> Vector8 {
         if d < laneCount {
-            for k in 0..<8 { alongside(k) }
             var z = Vector8()
             for k in 0..<8 {
                 let r = rows[k]
@@ -270,31 +321,34 @@ enum VariantAffine {
             }
             return z
         }
-        var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
-        var a4 = Vector(), a5 = Vector(), a6 = Vector(), a7 = Vector()
-        @inline(__always) func chunk(_ wv: Vector, _ j: Int) {
-            a0 = a0.madd(wv, load(rows.r0 + j))
-            a1 = a1.madd(wv, load(rows.r1 + j))
-            a2 = a2.madd(wv, load(rows.r2 + j))
-            a3 = a3.madd(wv, load(rows.r3 + j))
-            a4 = a4.madd(wv, load(rows.r4 + j))
-            a5 = a5.madd(wv, load(rows.r5 + j))
-            a6 = a6.madd(wv, load(rows.r6 + j))
-            a7 = a7.madd(wv, load(rows.r7 + j))
-        }
-        var j = 0, k = 0
-        while j + laneCount <= d {
-            chunk(load(w + j), j)
-            if k < 8 { alongside(k) }
-            j += laneCount
-            k += 1
-        }
-        while k < 8 {
-            alongside(k)
-            k += 1
-        }
-        if tail.present { chunk(tail.weights, tail.offset) }
+        let (a0, a1, a2, a3) = fourDots(w, d, rows.r0, rows.r1, rows.r2, rows.r3, tail)
+        let (a4, a5, a6, a7) = fourDots(w, d, rows.r4, rows.r5, rows.r6, rows.r7, tail)
         return laneSums(a0, a1, a2, a3, a4, a5, a6, a7)
+    }
+
+    /// The products `w.x` of four rows, each still spread over the lanes of one vector: the four
+    /// rows are walked together from start to end, `w` loaded once per column chunk for the four.
+    /// Only for `d >= W`.
+    @inline(__always)
+    static func fourDots(_ w: UnsafePointer<Float>, _ d: Int, _ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>,
+                         _ r: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ tail: Tail) -> (Vector, Vector, Vector, Vector) {
+        var u = Vector(), v = Vector(), e = Vector(), f = Vector()
+        var j = 0
+        while j &+ laneCount <= d {
+            let wv = load(w + j)
+            u = u.madd(wv, load(p + j))
+            v = v.madd(wv, load(q + j))
+            e = e.madd(wv, load(r + j))
+            f = f.madd(wv, load(t + j))
+            j &+= laneCount
+        }
+        if tail.present {
+            u = u.madd(tail.weights, load(p + tail.offset))
+            v = v.madd(tail.weights, load(q + tail.offset))
+            e = e.madd(tail.weights, load(r + tail.offset))
+            f = f.madd(tail.weights, load(t + tail.offset))
+        }
+        return (u, v, e, f)
     }
 
     /// `[a0.sum(), ..., a7.sum()]`, by transposes and adds that map onto the vector unit's lane
@@ -391,7 +445,7 @@ enum SquaredLaneLoss: LaneLoss {
 
 /// `l = log(1 + e^z) - y z`, `dl/dz = sigmoid(z) - y`.
 enum LogisticLaneLoss: LaneLoss {
-    @inline(__always)
+    @_transparent
     static func lossAndSlope(z: Vector8, y: Vector8) -> (loss: Vector8, slope: Vector8) {
         VariantMath.logisticLossAndSlope(z: z, y: y)
     }

@@ -127,7 +127,7 @@ enum VariantMath {
     /// uses the first form for `y <= 1/2` and the second otherwise, so for labels 0 and 1 it keeps
     /// full relative precision in the tails (`z = 30, y = 1`: `-9.4e-14`, not 0). NaN `z` gives NaN
     /// loss and slope; `z = -inf` gives loss `+inf` for `y > 0` and 0 for `y = 0`.
-    @inline(__always)
+    @_transparent
     static func logisticLossAndSlope(z: Vector, y: Vector) -> (loss: Vector, slope: Vector) {
         let e = exp(negativeMagnitude(z))      // e^-|z| in [0, 1]
         let u = 1 + e

@@ -269,6 +269,26 @@ final class AffineKernelTests: XCTestCase {
         }
     }
 
+    /// The edges of the kernel's groups and blocks: `d` below, at and above a vector and a multiple
+    /// of none (785: a group of one block), batches that end inside a block, at a group's end and
+    /// one past it (groups are 64 rows at d = 1 and 3, 16 at d = 100, 8 at d = 785), and a batch
+    /// longer than the prefetch distance. The weights shrink as `1/sqrt(d)` past d = 100, so that
+    /// the logits keep the size they have at d = 100 (a float32 dot product of 785 terms with
+    /// |w| <= 0.5 is off by more than the loss's relative tolerance when one example is the batch).
+    func testFusedGroupAndBlockEdges() {
+        for kernels in testedKernels {
+            for logistic in [true, false] {
+                for d in [1, 3, 17, 100, 785] {
+                    let weightScale = Float(min(0.5, 5 / Double(d).squareRoot()))
+                    for batchSize in [1, 5, 8, 15, 16, 17, 63, 64, 65, 1000] {
+                        checkFused(kernels, logistic: logistic, dimension: d, batchSize: batchSize, weightScale: weightScale,
+                                   seed: UInt64(d * 7_919 + batchSize * 3 + (logistic ? 1 : 0)))
+                    }
+                }
+            }
+        }
+    }
+
     /// Weights large enough that most logits are in the tails (|z| up to ~100 and beyond).
     func testFusedMinibatchWithLargeLogits() {
         for kernels in testedKernels {
