@@ -27,9 +27,9 @@
 /// Rows stream in from memory faster this way than with the eight rows of a block read side by
 /// side (a column chunk of each in turn): four rows, each walked from start to end, give the
 /// hardware prefetchers short sequential runs. On top of that, the rows about 6 KB ahead of the
-/// forward pass (16 rows at d = 100) are prefetched into L2 (`prefetcht1`: a prefetch into L1
-/// holds one of L1's few miss buffers until the line arrives, and that, not DRAM, capped the
-/// rate). The index list says which rows, so shuffled batches are prefetched as well as
+/// forward pass (16 rows at d = 100) are prefetched into L2 (`prefetcht1`; `prefetcht0` was much
+/// slower, presumably because a prefetch into L1 holds one of L1's few miss buffers until the line
+/// arrives). The index list says which rows, so shuffled batches are prefetched as well as
 /// consecutive ones. At the start of a batch the prefetches are spread over the first blocks
 /// (at most a block and a half of rows per block) instead of issued in one burst, which stalled
 /// the first forward pass.
@@ -445,6 +445,7 @@ enum SquaredLaneLoss: LaneLoss {
 
 /// `l = log(1 + e^z) - y z`, `dl/dz = sigmoid(z) - y`.
 enum LogisticLaneLoss: LaneLoss {
+    /// Always inlined, as `VariantMath.logisticLossAndSlope` (see there).
     @_transparent
     static func lossAndSlope(z: Vector8, y: Vector8) -> (loss: Vector8, slope: Vector8) {
         VariantMath.logisticLossAndSlope(z: z, y: y)

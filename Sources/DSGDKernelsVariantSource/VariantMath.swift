@@ -23,7 +23,7 @@
 /// exact functions: NaN in, NaN out; `exp(-inf) = 0`, `exp(+inf) = +inf`; `log1p(-1) = -inf`,
 /// `log1p(x < -1) = NaN`, `log1p(+inf) = +inf`.
 ///
-/// The functions are `@inline(__always)` so this module's kernels inline them.
+/// The functions are `@inline(__always)` (the logistic loss `@_transparent`) so this module's kernels inline them.
 enum VariantMath {
     /// Eight float lanes.
     typealias Vector = Vector8
@@ -127,6 +127,9 @@ enum VariantMath {
     /// uses the first form for `y <= 1/2` and the second otherwise, so for labels 0 and 1 it keeps
     /// full relative precision in the tails (`z = 30, y = 1`: `-9.4e-14`, not 0). NaN `z` gives NaN
     /// loss and slope; `z = -inf` gives loss `+inf` for `y > 0` and 0 for `y = 0`.
+    ///
+    /// `@_transparent`, not only `@inline(__always)`: with the latter the affine kernel kept a call
+    /// here (spills and a `vzeroupper` per block of eight rows, and no overlap between blocks).
     @_transparent
     static func logisticLossAndSlope(z: Vector, y: Vector) -> (loss: Vector, slope: Vector) {
         let e = exp(negativeMagnitude(z))      // e^-|z| in [0, 1]
