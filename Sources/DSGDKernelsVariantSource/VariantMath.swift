@@ -23,7 +23,8 @@
 /// exact functions: NaN in, NaN out; `exp(-inf) = 0`, `exp(+inf) = +inf`; `log1p(-1) = -inf`,
 /// `log1p(x < -1) = NaN`, `log1p(+inf) = +inf`.
 ///
-/// The functions are `@inline(__always)` (the logistic loss `@_transparent`) so this module's kernels inline them.
+/// The functions are `@inline(__always)` (the logistic loss `@_transparent`) so this module's
+/// kernels inline them.
 enum VariantMath {
     /// Eight float lanes.
     typealias Vector = Vector8
