@@ -10,7 +10,8 @@
 /// How it is computed: the batch is walked in groups of rows (16 rows at d = 100: `groupRows`),
 /// each in three passes over blocks of eight rows (the last block of a batch padded with copies of
 /// its last row, whose slopes and losses are then zeroed):
-/// - forward: eight `Vector` accumulators (`W` = 16, 8 or 4 lanes by variant), one per row, each
+/// - forward: eight `Vector` accumulators (`W` = 8 lanes in the avx512 and avx2 variants, see
+///   `Vector`, 4 in the portable one), one per row, each
 ///   take `w[j..<j+W] * x_r[j..<j+W]` (one fused multiply-add per row per `W` columns). The rows
 ///   are read four at a time, each of the four from its start to its end (`w` loaded once per
 ///   column chunk for the four); the eight accumulators are then reduced across lanes into one
@@ -37,6 +38,18 @@
 /// One variant of the kernel (see VariantConfig.swift); the public entry points are in
 /// DSGDKernels (`AffineKernels`). No allocation.
 enum VariantAffine {
+    #if DSGD_KERNELS_AVX512
+    /// The vector of this kernel: eight lanes in the avx512 variant too, not the variant's sixteen.
+    /// At 400-byte rows three quarters of the 16-lane loads cross a cache line (a quarter of the
+    /// 8-lane ones), the kernel reads every row twice, and on Zen 4, where a 16-lane load is two
+    /// 8-lane ones anyway, the 8-lane kernel streams rows from memory markedly faster. (The
+    /// variant still brings its encodings: 32 vector registers, mask registers.)
+    typealias Vector = SIMD8<Float>
+    #endif
+
+    /// Floats per `Vector`.
+    static var laneCount: Int { Vector.scalarCount }
+
     /// Writes the mean gradient over the rows `batch` into `gradient` (`dimension + 1` floats,
     /// overwritten; the last is the bias) and returns the mean loss.
     ///
@@ -80,10 +93,10 @@ enum VariantAffine {
     }
 
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> Vector { loadVector(p) }
+    static func load(_ p: UnsafePointer<Float>) -> Vector { UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
 
     @inline(__always)
-    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { storeVector(v, p) }
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
     /// The last, partial column chunk of rows of `d` columns: it starts at `d - W` and its first
     /// `W - d % W` lanes (counted by the full chunks already) are masked off. Only for `d >= W`.
@@ -352,15 +365,11 @@ enum VariantAffine {
     }
 
     /// `[a0.sum(), ..., a7.sum()]`, by transposes and adds that map onto the vector unit's lane
-    /// permutes and in-lane shuffles (16 lanes: each folded to 8 first; 4 lanes: two 4 x 4
-    /// transposes).
+    /// permutes and in-lane shuffles (8 lanes: `laneSums8`; 4 lanes: two 4 x 4 transposes).
     @inline(__always)
     static func laneSums(_ a0: Vector, _ a1: Vector, _ a2: Vector, _ a3: Vector,
                          _ a4: Vector, _ a5: Vector, _ a6: Vector, _ a7: Vector) -> Vector8 {
-        #if DSGD_KERNELS_AVX512
-        @inline(__always) func fold(_ a: Vector) -> Vector8 { a.lowHalf + a.highHalf }
-        return laneSums8(fold(a0), fold(a1), fold(a2), fold(a3), fold(a4), fold(a5), fold(a6), fold(a7))
-        #elseif DSGD_KERNELS_AVX2
+        #if DSGD_KERNELS_AVX512 || DSGD_KERNELS_AVX2   // eight lanes (see `Vector`)
         return laneSums8(a0, a1, a2, a3, a4, a5, a6, a7)
         #else
         // [a0 a1 b0 b1] + [a2 a3 b2 b3] lane-wise pairs, twice: [a.sum(), b.sum(), c.sum(), d.sum()].
