@@ -206,7 +206,19 @@ final class CompareCommandTests: ClusterTestCase {
     func testPNGBesideTheSVGWhenAConverterIsInstalled() throws {
         let probe = try run(["compare", sync, "--plot", path("probe.svg"), "--format", "csv"])
         XCTAssertEqual(probe.code, 0)
-        let hasConverter = ["rsvg-convert", "convert"].contains { tool in
+        // A converter counts as working when it turns the probe plot into a PNG by itself, with
+        // the arguments dsgd gives it (a `convert` on PATH need not be ImageMagick's).
+        func works(_ arguments: [String], _ png: String) -> Bool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = arguments
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return false }
+            p.waitUntilExit()
+            return p.terminationStatus == 0 && FileManager.default.contents(atPath: png)?.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47])
+        }
+        let installed = ["rsvg-convert", "convert"].filter { tool in
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", "command -v \(tool) >/dev/null"]
@@ -214,11 +226,20 @@ final class CompareCommandTests: ClusterTestCase {
             p.waitUntilExit()
             return p.terminationStatus == 0
         }
+        let working = installed.filter { tool in
+            let png = path("probe-\(tool).png")
+            return works(tool == "rsvg-convert"
+                ? ["rsvg-convert", "--background-color", "white", "--output", png, path("probe.svg")]
+                : ["convert", "-background", "white", "-density", "96", path("probe.svg"), png], png)
+        }
         let r = try run(["compare", sync, async, "--plot", path("both.svg"), "--png"])
-        guard hasConverter else {
+        guard !working.isEmpty else {
             XCTAssertNotEqual(r.code, 0)
-            XCTAssertTrue(r.errorLines.last?.contains("no SVG converter on PATH") == true, r.stderr)
-            throw XCTSkip("no rsvg-convert or convert on PATH: the PNG was not made (apt-get install librsvg2-bin)")
+            XCTAssertNil(FileManager.default.contents(atPath: path("both.png")))
+            XCTAssertNotNil(FileManager.default.contents(atPath: path("both.svg")))
+            let expected = installed.isEmpty ? "no SVG converter on PATH" : "could not convert"
+            XCTAssertTrue(r.errorLines.last?.contains(expected) == true, r.stderr)
+            throw XCTSkip("no working rsvg-convert or convert on PATH (installed: \(installed)): the PNG was not made (apt-get install librsvg2-bin)")
         }
         XCTAssertEqual(r.code, 0, r.stderr)
         let png = try XCTUnwrap(FileManager.default.contents(atPath: path("both.png")))
