@@ -84,8 +84,10 @@ extension DSGD {
             return flops
         }
 
-        /// One core's read bandwidth in bytes/s: the best of several passes of `kernels.readSum`
-        /// over a buffer of `bytes` bytes (written first, so every page is mapped).
+        /// One core's read bandwidth in bytes/s: the best of `repeats + 8` passes of `kernels.readSum`
+        /// over a buffer of `bytes` bytes (written first, so every page is mapped), after one of
+        /// warm-up. A yardstick is what the core can do at best: on a shared machine a few passes
+        /// can all be slowed, and a low yardstick would inflate every fraction taken of it.
         func readBandwidth(_ kernels: Kernels, bytes: Int) -> Double {
             let count = bytes / 4
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
@@ -93,7 +95,7 @@ extension DSGD {
             for i in 0..<count { buffer[i] = Float(i & 1023) }
             var best = Double.infinity
             var sink: Float = 0
-            for pass in 0..<(repeats + 3) {
+            for pass in 0..<(repeats + 9) {
                 let t0 = monotonicSeconds()
                 sink += kernels.readSum(buffer, count: count)
                 let t = monotonicSeconds() - t0
@@ -105,13 +107,14 @@ extension DSGD {
             return rate
         }
 
-        /// One core's peak multiply-add rate in FLOP/s: the best of several runs of
-        /// `kernels.peakLoop` (twelve independent vector accumulators, registers only).
+        /// One core's peak multiply-add rate in FLOP/s: the best of `repeats + 10` runs of
+        /// `kernels.peakLoop` (twelve independent vector accumulators, registers only; about 10 ms
+        /// each), after one of warm-up (see `readBandwidth` on why so many).
         func fmaPeak(_ kernels: Kernels) -> Double {
             let iterations = 20_000_000 / max(1, kernels.lanes / 4)
             var best = 0.0
             var sink: Float = 0
-            for run in 0..<(repeats + 3) {
+            for run in 0..<(repeats + 11) {
                 let t0 = monotonicSeconds()
                 let (value, flops) = kernels.peakLoop(iterations: iterations)
                 let t = monotonicSeconds() - t0
