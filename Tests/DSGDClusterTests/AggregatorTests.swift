@@ -139,4 +139,77 @@ final class AggregatorTests: XCTestCase {
         poisoned[2][40] = 0x7FC0  // NaN, in a group of 8
         XCTAssertFalse(run(.bfloat16, poisoned.map(bytes), width: 2).ok)
     }
+
+    /// Top-k gradients under plain SGD: the step over the union of the listed entries writes, bit
+    /// for bit, what the dense step writes (zeros of both signs in the parameters, entries shared
+    /// by several workers, parts of several sizes), and a NaN at a listed entry is caught.
+    func testSparseStepEqualsTheDenseStep() {
+        var rng = SystemRandomNumberGenerator()
+        let n = 8 * 41 + 3, workers = 3
+        let parts = [0..<13, 13..<200, 200..<n]
+        let params: [Float] = (0..<n).map { [Float(-0.0), 0, Float(($0 * 7) % 13) * 0.25 - 1.5][$0 % 3] }
+        // Each worker sets about a fifth of the entries of every part (zero elsewhere, as a top-k part decodes).
+        let lists: [[Int]] = (0..<workers).map { _ in (0..<n).filter { _ in Int.random(in: 0..<5, using: &rng) == 0 } }
+        var gradients = [[Float]](repeating: [Float](repeating: 0, count: n), count: workers)
+        for k in 0..<workers { for i in lists[k] { gradients[k][i] = [Float(-0.0), Float.random(in: -2...2, using: &rng)][Int.random(in: 0...1, using: &rng)] } }
+        func step(_ gradients: [[Float]], sparse: Bool) -> (ok: Bool, out: [Float]) {
+            let agg = Aggregator(parameterCount: n, maxGradients: workers)
+            var out = [Float](repeating: 7, count: n), ok = true
+            let heads = UnsafeMutablePointer<Int>.allocate(capacity: workers), union = UnsafeMutablePointer<UInt32>.allocate(capacity: workers * n)
+            defer { heads.deallocate(); union.deallocate() }
+            for r in parts {
+                let local: [[UInt32]] = lists.map { $0.filter { r.contains($0) }.map { UInt32($0 - r.lowerBound) } }
+                ok = gradients[0].withUnsafeBytes { g0 in gradients[1].withUnsafeBytes { g1 in gradients[2].withUnsafeBytes { g2 in
+                    for (k, g) in [g0, g1, g2].enumerated() { agg.setGradient(k, g.baseAddress! + 4 * r.lowerBound) }
+                    return params.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+                        guard sparse else {
+                            return agg.apply(count: workers, range: r, optimizer: SGD(learningRate: 0.3), params: p.baseAddress!, out: o.baseAddress!)
+                        }
+                        let size = local[0].withUnsafeBufferPointer { l0 in local[1].withUnsafeBufferPointer { l1 in local[2].withUnsafeBufferPointer { l2 in
+                            mergeAscending(lists: workers, { [l0, l1, l2][$0] }, heads: heads, into: union)
+                        } } }
+                        XCTAssertEqual(Array(UnsafeBufferPointer(start: union, count: size)), Set(local.joined()).sorted(), "the union of part \(r)")
+                        return agg.applyAt(UnsafeBufferPointer(start: union, count: size), count: workers, range: r, optimizer: SGD(learningRate: 0.3),
+                                           params: p.baseAddress!, out: o.baseAddress!)
+                    } }
+                } } } && ok
+            }
+            return (ok, out)
+        }
+        let dense = step(gradients, sparse: false), sparse = step(gradients, sparse: true)
+        XCTAssertTrue(dense.ok && sparse.ok)
+        XCTAssertEqual(sparse.out.map(\.bitPattern), dense.out.map(\.bitPattern))
+        XCTAssertNotEqual(dense.out, params, "the step moved the parameters")
+        var poisoned = gradients
+        poisoned[1][lists[1].last!] = .nan
+        XCTAssertFalse(step(poisoned, sparse: true).ok)
+    }
+
+    /// The store remembers a sparse update's entries for the version it makes, and forgets them
+    /// when the part is next updated densely.
+    func testChangeCandidatesFollowTheLastUpdateOfEachPart() {
+        let store = ParameterStore(initial: [Float](repeating: 1, count: 10), chunk: 4, maxGradients: 2, optimizer: SGD(learningRate: 0.5))
+        var g0 = [Float](repeating: 0, count: 10), g1 = [Float](repeating: 0, count: 10)
+        g0[1] = 2; g1[1] = 4; g1[2] = 6; g0[5] = -2
+        let lists: [[[UInt32]]] = [[[1], [1, 2]], [[1], []], [[], []]]  // per part, per gradient (part-relative)
+        store.beginUpdate()
+        for j in 0..<store.parts {
+            g0.withUnsafeBytes { a in g1.withUnsafeBytes { b in
+                store.setGradient(0, a.baseAddress! + 4 * store.partRange(j).lowerBound)
+                store.setGradient(1, b.baseAddress! + 4 * store.partRange(j).lowerBound)
+                let pair = lists[j]
+                let ok = pair[0].withUnsafeBufferPointer { l0 in pair[1].withUnsafeBufferPointer { l1 in
+                    j == 2 ? store.apply(part: j, gradients: 2) : store.applySparse(part: j, gradients: 2) { [l0, l1][$0] }
+                } }
+                XCTAssertTrue(ok)
+            } }
+        }
+        XCTAssertEqual(store.changeCandidates(part: 0, version: 1).map(Array.init), [1, 2])
+        XCTAssertEqual(store.changeCandidates(part: 1, version: 1).map(Array.init), [1])
+        XCTAssertNil(store.changeCandidates(part: 2, version: 1), "a dense update")
+        XCTAssertNil(store.changeCandidates(part: 0, version: 2), "another version")
+        store.commit()
+        let expected: [Float] = [1, -0.5, -0.5, 1, 1, 1.5, 1, 1, 1, 1]  // means 3, 3 and -1 at entries 1, 2 and 5; lr 0.5
+        XCTAssertEqual(store.values, expected)
+    }
 }

@@ -91,6 +91,15 @@ final class GradientCodecTests: XCTestCase {
                 let size = old.withUnsafeBufferPointer { o in new.withUnsafeBufferPointer { nw in out.withUnsafeMutableBytes {
                     GradientCodec.encodeChanges(old: o.baseAddress!, new: nw.baseAddress!, count: n, into: $0.baseAddress!)
                 } } }
+                // From candidates (the changed entries and some others, ascending): the same payload.
+                let candidates = (0..<n).filter { expected.contains($0) || Bool.random(using: &rng) }.map(UInt32.init)
+                var fromCandidates = [UInt8](repeating: 0, count: 8 * n)
+                let candidateSize = old.withUnsafeBufferPointer { o in new.withUnsafeBufferPointer { nw in candidates.withUnsafeBufferPointer { c in
+                    fromCandidates.withUnsafeMutableBytes {
+                        GradientCodec.encodeChanges(old: o.baseAddress!, new: nw.baseAddress!, count: n, candidates: c, into: $0.baseAddress!)
+                    } } } }
+                XCTAssertEqual(candidateSize, size, "n \(n): from \(candidates.count) candidates")
+                XCTAssertEqual(fromCandidates.prefix(size ?? 0), out.prefix(size ?? 0), "n \(n): from candidates")
                 guard 2 * expected.count <= n else {
                     XCTAssertNil(size, "n \(n): \(expected.count) changed, over half")
                     continue

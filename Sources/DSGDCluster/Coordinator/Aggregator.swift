@@ -11,8 +11,8 @@ import DSGDCore
 public final class Aggregator {
     public let parameterCount: Int
     private let velocity: UnsafeMutablePointer<Float>
-    private let sources: UnsafeMutablePointer<UnsafeRawPointer?>
-    private let capacity: Int
+    let sources: UnsafeMutablePointer<UnsafeRawPointer?>
+    let capacity: Int
 
     /// An aggregator for `parameterCount` parameters and at most `maxGradients` gradients per update.
     public init(parameterCount: Int, maxGradients: Int) {

@@ -242,8 +242,15 @@ extension Coordinator {
             if let pool = paramsChanges, members.sentVersion[k] == version - 1 {
                 if changes == nil {
                     let range = store.partRange(j), target = pool.acquire()
-                    let size = GradientCodec.encodeChanges(old: previous.floats.baseAddress! + range.lowerBound, new: buffer.floats.baseAddress! + range.lowerBound,
-                                                           count: range.count, into: UnsafeMutableRawPointer(target.floats.baseAddress!))
+                    let old = previous.floats.baseAddress! + range.lowerBound, new = buffer.floats.baseAddress! + range.lowerBound
+                    let into = UnsafeMutableRawPointer(target.floats.baseAddress!)
+                    // After a sparse update (top-k under plain SGD) only its entries can differ.
+                    let candidates = previous === store.current ? store.changeCandidates(part: j, version: version) : nil
+                    let size = if let candidates {
+                        GradientCodec.encodeChanges(old: old, new: new, count: range.count, candidates: candidates, into: into)
+                    } else {
+                        GradientCodec.encodeChanges(old: old, new: new, count: range.count, into: into)
+                    }
                     if let size { try target.wrap(byteOffset: 0, byteCount: size, into: changesMessage) }
                     changes = .some(size)
                 }

@@ -295,7 +295,9 @@ public final class Coordinator {
     /// lone gradient) on NaN or infinity. Allocates nothing unless it fails.
     func aggregate(part j: Int, workers: [Int], count: Int) -> Bool {
         for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
-        let ok = store.apply(part: j, gradients: count, storage: inbox.storage)
+        let ok = inbox.isTopK && store.optimizer.momentum == 0
+            ? store.applySparse(part: j, gradients: count) { inbox.topKEntries(workers[$0], part: j) }
+            : store.apply(part: j, gradients: count, storage: inbox.storage)
         for i in 0..<count { inbox.clear(workers[i], part: j) }
         if !ok {
             let who = count == 1 ? "worker \(workers[0])" : "the workers"

@@ -22,12 +22,13 @@ final class GradientInbox {
     /// `--compress` other than none, unless bf16 frames are kept: each worker's decoded gradient
     /// (P floats).
     private let decoded: [UnsafeMutableBufferPointer<Float>]
-    /// `topk`: per worker and part, the indices its last payload set (so that the next one clears
-    /// just those instead of the whole part), and how many (0: none held).
+    /// `topk`: per worker and part, the indices its last payload set, ascending (so that the next
+    /// one clears just those instead of the whole part, and an update can visit just those), and
+    /// how many (0: none held).
     private let setIndices: [UnsafeMutablePointer<UInt32>]
     private var setCount: [[Int]]
-    /// `topk`: entries per part at most.
-    private let keptPerPart: Int
+    /// `topk`: entries per part at most (0 for other encodings).
+    let keptPerPart: Int
 
     /// An inbox for gradients of `parameterCount` values in `parts` parts in `codec`.
     /// `floatReaders`: whether anything but the aggregator reads the parts (`--noise-scale`,
@@ -75,7 +76,7 @@ final class GradientInbox {
         guard (h.flags & Wire.lastPartFlag != 0) == last else { throw .wrongLastFlag(worker: h.workerID, offset: h.count) }
         if keepsFrames {
             slots[k][j].take(from: frame)
-        } else if !setIndices.isEmpty {
+        } else if isTopK {
             try acceptTopK(frame, from: k, part: j, range: r, worker: h.workerID)
         } else {
             do { try codec.decode(frame.bytes, count: r.count, into: decoded[k].baseAddress! + r.lowerBound) } catch {
@@ -91,15 +92,26 @@ final class GradientInbox {
     /// not decode leaves the part all zero.
     private func acceptTopK(_ frame: ZMQMessage, from k: Int, part j: Int, range r: Range<Int>, worker: UInt32) throws(ProtocolError) {
         let part = decoded[k].baseAddress! + r.lowerBound, held = setIndices[k] + j * keptPerPart
-        for w in 0..<setCount[k][j] { part[Int(UInt32(littleEndian: held[w]))] = 0 }
+        for w in 0..<setCount[k][j] { part[Int(held[w])] = 0 }
         setCount[k][j] = 0
         let entries = codec.kept(r.count)
         do { try GradientCodec.scatter(frame.bytes, entries: entries, count: r.count, into: part, what: "topk") } catch {
             part.update(repeating: 0, count: r.count)
             throw .undecodable(worker: worker, reason: error.description)
         }
-        UnsafeMutableRawPointer(held).copyMemory(from: frame.bytes.baseAddress!, byteCount: 4 * entries)
+        let payload = frame.bytes
+        for w in 0..<entries { held[w] = UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)) }
         setCount[k][j] = entries
+    }
+
+    /// Whether parts are `topk` payloads, whose set entries `topKEntries` lists.
+    var isTopK: Bool { !setIndices.isEmpty }
+
+    /// `topk`: the entries (ascending, relative to the part's start) that worker `k`'s part `j`
+    /// as last received sets; every other entry of it is zero. Empty for other encodings.
+    func topKEntries(_ k: Int, part j: Int) -> UnsafeBufferPointer<UInt32> {
+        guard isTopK else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: setIndices[k] + j * keptPerPart, count: setCount[k][j])
     }
 
     /// The first value of worker `k`'s part `j`, stored as `storage` says.

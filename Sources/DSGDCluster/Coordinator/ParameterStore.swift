@@ -32,6 +32,8 @@ final class ParameterStore {
     /// `v % (keepVersions + 1)`.
     private var history: [ZeroCopyBuffer] = []
     private let keepVersions: Int
+    /// What `applySparse` remembers per part.
+    private let sparse: SparseUpdates
 
     /// A store of `initial` (version 0), averaging at most `maxGradients` gradients per update.
     init(initial: [Float], chunk: Int, maxGradients: Int, optimizer: SGD, keepVersions: Int = 0) {
@@ -46,6 +48,7 @@ final class ParameterStore {
         current = first
         aggregator = Aggregator(parameterCount: count, maxGradients: maxGradients)
         self.keepVersions = keepVersions
+        sparse = SparseUpdates(parts: parts, maxGradients: maxGradients)
         if keepVersions > 0 {
             history = (0...keepVersions).map { _ in ZeroCopyBuffer(count: n) }
             remember()
@@ -74,8 +77,33 @@ final class ParameterStore {
     func apply(part j: Int, gradients: Int, storage: GradientStorage = .float32) -> Bool {
         var sgd = optimizer
         if rateScale != 1 { sgd.learningRate *= rateScale }
+        sparse.forget(part: j)
         return aggregator.apply(count: gradients, range: partRange(j), optimizer: sgd,
                                 params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, storage: storage)
+    }
+
+    /// Writes part `j` of the pending update like `apply`, from float32 gradients that are zero
+    /// outside the entries `entries(i)` of gradient `i` (ascending, relative to the part's start;
+    /// `--compress topk`), under plain SGD: a copy of the part and work on the union of the
+    /// entries only, bit for bit what `apply` writes. Remembers that union: the only entries of
+    /// the part that can differ between the new version and `current` (`changeCandidates`).
+    func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>) -> Bool {
+        var sgd = optimizer
+        if rateScale != 1 { sgd.learningRate *= rateScale }
+        var room = 0
+        for i in 0..<gradients { room += entries(i).count }
+        sparse.reserve(part: j, room: room)
+        let union = sparse.list(j)
+        let size = mergeAscending(lists: gradients, entries, heads: sparse.heads(gradients), into: union)
+        sparse.record(part: j, count: size, version: version + 1)
+        return aggregator.applyAt(UnsafeBufferPointer(start: union, count: size), count: gradients, range: partRange(j),
+                                  optimizer: sgd, params: current.floats.baseAddress!, out: pending!.floats.baseAddress!)
+    }
+
+    /// The entries of part `j` (ascending, relative to its start) outside which version `v` equals
+    /// version `v - 1`, when the update that made `v` was sparse (`applySparse`); nil otherwise.
+    func changeCandidates(part j: Int, version v: Int) -> UnsafeBufferPointer<UInt32>? {
+        sparse.candidates(part: j, version: v)
     }
 
     /// Makes the pending update current: version + 1.
@@ -108,6 +136,7 @@ final class ParameterStore {
         parameters.withUnsafeBufferPointer { current.floats.baseAddress!.update(from: $0.baseAddress!, count: count) }
         if let velocity { aggregator.restoreVelocity(velocity) }
         self.version = version
+        for j in 0..<parts { sparse.forget(part: j) }
         for h in history { h.floats.baseAddress!.update(from: current.floats.baseAddress!, count: count) }
     }
 

@@ -177,6 +177,23 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return 8 * k
     }
 
+    /// `encodeChanges` when `new` can differ from `old` only at the `candidates` (ascending,
+    /// unique indices below `n`): the same payload, or nil, from the candidates alone.
+    static func encodeChanges(old: UnsafePointer<Float>, new: UnsafePointer<Float>, count n: Int, candidates: UnsafeBufferPointer<UInt32>,
+                              into out: UnsafeMutableRawPointer) -> Int? {
+        var k = 0
+        for c in candidates where old[Int(c)].bitPattern != new[Int(c)].bitPattern { k += 1 }
+        guard 2 * k <= n else { return nil }
+        let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
+        var w = 0
+        for c in candidates where old[Int(c)].bitPattern != new[Int(c)].bitPattern {
+            indices[w] = c.littleEndian
+            vals[w] = new[Int(c)].bitPattern.littleEndian
+            w += 1
+        }
+        return 8 * k
+    }
+
     /// Calls `body(start, lanes)` for each run of 16 values (and the tail) from `start` where `a`
     /// and `b` differ in some bit, `lanes` having bit j set when value `start + j` differs; runs
     /// without a difference cost one vector compare.

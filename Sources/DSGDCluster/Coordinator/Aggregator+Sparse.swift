@@ -1,0 +1,60 @@
+import DSGDCore
+
+extension Aggregator {
+    /// `apply` for float32 gradients that are zero outside `entries` (ascending, unique, relative
+    /// to `range.lowerBound`; `--compress topk`), under plain SGD (no momentum): copies
+    /// `params[range]` to `out[range]`, then computes the listed entries exactly as `apply` does
+    /// (the same sum in the same order, the same scaling and step), so `out` is bit for bit what
+    /// `apply` writes. Work beyond the copy is proportional to the entries, not to the range.
+    /// Returns false if a listed sum is NaN or infinity (the gradients are finite elsewhere: zero).
+    public func applyAt(_ entries: UnsafeBufferPointer<UInt32>, count: Int, range: Range<Int>, optimizer: SGD,
+                        params wholeParams: UnsafePointer<Float>, out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
+        precondition(count >= 1 && count <= capacity && optimizer.momentum == 0)
+        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
+        let params = wholeParams + range.lowerBound, out = wholeOut + range.lowerBound
+        out.update(from: params, count: range.count)
+        let scale = 1 / Float(count), lr = optimizer.learningRate
+        let src = sources
+        var poison: Float = 0
+        for e in entries {
+            let i = Int(e)
+            precondition(i < range.count, "entry \(i) outside a part of \(range.count)")
+            var s = src[0]!.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+            var k = 1
+            while k < count {
+                s += src[k]!.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+                k += 1
+            }
+            poison += s * 0
+            let g = scale * s
+            out[i] = params[i] - lr * g
+        }
+        return !poison.isNaN
+    }
+}
+
+/// The ascending union of `lists` ascending lists of u32 (`list(w)` gives list `w`), written to
+/// `out` (room for all their entries); returns its size. A k-way merge: each step takes the
+/// smallest head, O(lists) per entry written. No allocation (`heads` has room for `lists`).
+func mergeAscending(lists: Int, _ list: (Int) -> UnsafeBufferPointer<UInt32>, heads: UnsafeMutablePointer<Int>,
+                    into out: UnsafeMutablePointer<UInt32>) -> Int {
+    for w in 0..<lists { heads[w] = 0 }
+    var written = 0
+    while true {
+        var smallest = UInt32.max, found = false
+        for w in 0..<lists {
+            let l = list(w)
+            if heads[w] < l.count, !found || l[heads[w]] < smallest {
+                smallest = l[heads[w]]
+                found = true
+            }
+        }
+        guard found else { return written }
+        out[written] = smallest
+        written += 1
+        for w in 0..<lists {
+            let l = list(w)
+            if heads[w] < l.count, l[heads[w]] == smallest { heads[w] += 1 }
+        }
+    }
+}
