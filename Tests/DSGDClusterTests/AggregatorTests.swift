@@ -185,6 +185,25 @@ final class AggregatorTests: XCTestCase {
         XCTAssertFalse(step(poisoned, sparse: true).ok)
     }
 
+    /// The sparse step is taken only where it is exact: plain SGD at a positive, finite rate
+    /// (EASGD's centre update has rate -1, under which the dense step turns a -0 into +0).
+    func testSparseStepsOnlyForPlainSGDAtAPositiveRate() {
+        func takes(_ sgd: SGD, scale: Float = 1) -> Bool {
+            let store = ParameterStore(initial: [0, 0], chunk: 2, maxGradients: 1, optimizer: sgd)
+            store.rateScale = scale
+            return store.takesSparseSteps
+        }
+        XCTAssertTrue(takes(SGD(learningRate: 0.1)))
+        XCTAssertTrue(takes(SGD(learningRate: 0.1), scale: 0.25))
+        XCTAssertFalse(takes(SGD(learningRate: 0.1, momentum: 0.9)))
+        XCTAssertFalse(takes(SGD(learningRate: -1)))
+        XCTAssertFalse(takes(SGD(learningRate: -1), scale: 0.5))
+        XCTAssertFalse(takes(SGD(learningRate: .infinity)))
+        // Why: under rate -1 the dense step writes +0 for a -0 parameter whose gradient is 0.
+        let minusZero: Float = -0.0, rate: Float = -1, zero: Float = 0
+        XCTAssertEqual((minusZero - rate * zero).bitPattern, Float(0).bitPattern)
+    }
+
     /// The store remembers a sparse update's entries for the version it makes, and forgets them
     /// when the part is next updated densely.
     func testChangeCandidatesFollowTheLastUpdateOfEachPart() {

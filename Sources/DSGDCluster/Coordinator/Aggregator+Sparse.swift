@@ -7,9 +7,11 @@ extension Aggregator {
     /// (the same sum in the same order, the same scaling and step), so `out` is bit for bit what
     /// `apply` writes. Work beyond the copy is proportional to the entries, not to the range.
     /// Returns false if a listed sum is NaN or infinity (the gradients are finite elsewhere: zero).
+    /// The rate must be positive and finite: then `p - lr * (+0)` is `p` in every bit, `-0`
+    /// included, where a negative rate (EASGD's -1) would turn a `-0` into `+0`.
     public func applyAt(_ entries: UnsafeBufferPointer<UInt32>, count: Int, range: Range<Int>, optimizer: SGD,
                         params wholeParams: UnsafePointer<Float>, out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
-        precondition(count >= 1 && count <= capacity && optimizer.momentum == 0)
+        precondition(count >= 1 && count <= capacity && Self.sparseStepIsExact(optimizer))
         precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
         let params = wholeParams + range.lowerBound, out = wholeOut + range.lowerBound
         out.update(from: params, count: range.count)
@@ -30,6 +32,12 @@ extension Aggregator {
             out[i] = params[i] - lr * g
         }
         return !poison.isNaN
+    }
+
+    /// Whether `applyAt` under `optimizer` writes what `apply` writes: plain SGD (no momentum) at a
+    /// positive, finite rate.
+    public static func sparseStepIsExact(_ optimizer: SGD) -> Bool {
+        optimizer.momentum == 0 && optimizer.learningRate > 0 && optimizer.learningRate.isFinite
     }
 }
 

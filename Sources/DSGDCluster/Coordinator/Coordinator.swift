@@ -295,7 +295,7 @@ public final class Coordinator {
     /// lone gradient) on NaN or infinity. Allocates nothing unless it fails.
     func aggregate(part j: Int, workers: [Int], count: Int) -> Bool {
         for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
-        let ok = inbox.isTopK && store.optimizer.momentum == 0
+        let ok = inbox.isTopK && store.takesSparseSteps
             ? store.applySparse(part: j, gradients: count) { inbox.topKEntries(workers[$0], part: j) }
             : store.apply(part: j, gradients: count, storage: inbox.storage)
         for i in 0..<count { inbox.clear(workers[i], part: j) }

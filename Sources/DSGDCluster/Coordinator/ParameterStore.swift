@@ -75,21 +75,31 @@ final class ParameterStore {
     /// index order, stored as `storage` says); false if that sum holds NaN or infinity (the run
     /// must end).
     func apply(part j: Int, gradients: Int, storage: GradientStorage = .float32) -> Bool {
-        var sgd = optimizer
-        if rateScale != 1 { sgd.learningRate *= rateScale }
+        let sgd = step
         sparse.forget(part: j)
         return aggregator.apply(count: gradients, range: partRange(j), optimizer: sgd,
                                 params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, storage: storage)
     }
+
+    /// The step the next applied parts take: the optimizer at `rateScale` times its rate.
+    private var step: SGD {
+        var sgd = optimizer
+        if rateScale != 1 { sgd.learningRate *= rateScale }
+        return sgd
+    }
+
+    /// Whether `applySparse` writes what `apply` writes under the current step (plain SGD at a
+    /// positive, finite rate; not EASGD's centre update, whose rate is negative).
+    var takesSparseSteps: Bool { Aggregator.sparseStepIsExact(step) }
 
     /// Writes part `j` of the pending update like `apply`, from float32 gradients that are zero
     /// outside the entries `entries(i)` of gradient `i` (ascending, relative to the part's start;
     /// `--compress topk`), under plain SGD: a copy of the part and work on the union of the
     /// entries only, bit for bit what `apply` writes. Remembers that union: the only entries of
     /// the part that can differ between the new version and `current` (`changeCandidates`).
+    /// Requires `takesSparseSteps`.
     func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>) -> Bool {
-        var sgd = optimizer
-        if rateScale != 1 { sgd.learningRate *= rateScale }
+        let sgd = step
         var room = 0
         for i in 0..<gradients { room += entries(i).count }
         sparse.reserve(part: j, room: room)
