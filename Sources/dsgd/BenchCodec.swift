@@ -49,9 +49,11 @@ extension DSGD {
                         var offset = 0
                         for r in parts {
                             let v = work + r.lowerBound, size = codec.payloadBytes(count: r.count)
-                            let source = feedback?.accumulate(v, range: r) ?? v
-                            codec.encode(UnsafeBufferPointer(start: source, count: r.count), into: encoded + offset, scratch: scratch)
-                            feedback?.keep(sentAs: UnsafeRawBufferPointer(start: encoded + offset, count: size), codec: codec, range: r)
+                            if let feedback {
+                                feedback.encode(v, range: r, codec: codec, into: encoded + offset, scratch: scratch)
+                            } else {
+                                codec.encode(UnsafeBufferPointer(start: v, count: r.count), into: encoded + offset, scratch: scratch)
+                            }
                             offset += size
                         }
                         let t1 = monotonicSeconds()

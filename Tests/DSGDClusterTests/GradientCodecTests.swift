@@ -167,6 +167,45 @@ final class GradientCodecTests: XCTestCase {
         }
     }
 
+    /// Error feedback for top-k adds the gradient to the residual in the pass that gathers the
+    /// candidates: the payload and the residual after it are, bit for bit, those of adding first,
+    /// then encoding, then keeping; on the sampled path, its fallbacks (too many candidates: the
+    /// addition is finished all the same) and parts too small to sample, including an odd tail.
+    func testTopKErrorFeedbackInOnePassEqualsAddingFirst() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [100, 8192, 40_000 + 7] {
+            let spread = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) * Float.random(in: 0...1, using: &rng) }
+            let mostlyTies = (0..<n).map { _ in Int.random(in: 0...9, using: &rng) < 7 ? (Bool.random(using: &rng) ? 0.5 : -0.5) : Float(0.25) }
+            let zeros = [Float](repeating: 0, count: n)
+            for (name, g, start, f) in [("spread", spread, spread.map { $0 * 0.3 }, 0.01), ("mostly ties", mostlyTies, zeros, 0.01),
+                                        ("spread", spread, zeros, 0.05)] {
+                let codec = GradientCodec.topk(f)
+                var outputs: [(payload: [UInt8], residual: [UInt32])] = []
+                for fused in [false, true] {
+                    let ef = ErrorFeedback(count: n)
+                    start.withUnsafeBufferPointer { ef.residual.baseAddress!.update(from: $0.baseAddress!, count: n) }
+                    var payload = [UInt8](repeating: 0, count: codec.payloadBytes(count: n))
+                    var scratch = [Float](repeating: 0, count: n)
+                    for _ in 0..<2 {  // twice: the second step starts from the residual the first kept
+                        g.withUnsafeBufferPointer { gb in payload.withUnsafeMutableBytes { out in scratch.withUnsafeMutableBufferPointer { sc in
+                            if fused {
+                                ef.encode(gb.baseAddress!, range: 0..<n, codec: codec, into: out.baseAddress!, scratch: sc.baseAddress!)
+                            } else {
+                                let part = ef.accumulate(gb.baseAddress!, range: 0..<n)
+                                codec.encode(UnsafeBufferPointer(start: part, count: n), into: out.baseAddress!, scratch: sc.baseAddress!)
+                                ef.keep(sentAs: UnsafeRawBufferPointer(out), codec: codec, range: 0..<n)
+                            }
+                        } } }
+                    }
+                    outputs.append((payload, ef.residual.map(\.bitPattern)))
+                }
+                XCTAssertEqual(outputs[1].payload, outputs[0].payload, "\(name) n \(n) f \(f): payload")
+                XCTAssertEqual(outputs[1].residual, outputs[0].residual, "\(name) n \(n) f \(f): residual")
+                XCTAssertTrue(outputs[0].residual.contains { $0 != 0 }, "\(name) n \(n): something is kept")
+            }
+        }
+    }
+
     func testTopKKeepsTheLargestMagnitudesLowerIndexFirstOnTies() throws {
         var rng = SystemRandomNumberGenerator()
         for n in [1, 2, 7, 100, 1000] {

@@ -20,9 +20,32 @@ extension GradientCodec {
     /// Writes the `topk` payload of `values` (k ascending u32 indices, then their k values) into
     /// `out`. `scratch` holds `values.count` u32.
     static func encodeTopK(_ values: UnsafeBufferPointer<Float>, k: Int, into out: UnsafeMutableRawPointer, scratch: UnsafeMutablePointer<UInt32>) {
+        let m = values.count >= sampledMinimum ? gatherCandidates(values, k: k, scratch: scratch) : nil
+        finishTopK(values, candidates: m, k: k, into: out, scratch: scratch)
+    }
+
+    /// `residual += values`, then the `topk` payload of the new residual, in one pass over both
+    /// where the sampled path applies (the sample is taken of the sums first): the same residual
+    /// and payload as `accumulate` followed by `encodeTopK`, bit for bit, with one read of the
+    /// residual fewer. `scratch` holds `count` u32.
+    static func accumulateAndEncodeTopK(_ values: UnsafePointer<Float>, into residual: UnsafeMutablePointer<Float>, count n: Int, k: Int,
+                                        out: UnsafeMutableRawPointer, scratch: UnsafeMutablePointer<UInt32>) {
+        let sums = UnsafeBufferPointer(start: UnsafePointer(residual), count: n)
+        guard n >= sampledMinimum else {
+            for i in 0..<n { residual[i] += values[i] }
+            return finishTopK(sums, candidates: nil, k: k, into: out, scratch: scratch)
+        }
+        let m = gatherCandidates(sums, adding: values, into: residual, k: k, scratch: scratch)
+        finishTopK(sums, candidates: m, k: k, into: out, scratch: scratch)
+    }
+
+    /// The payload from `m` gathered candidates (their indices in `scratch`), or, when there are
+    /// none (nil), by the radix select over the whole part.
+    private static func finishTopK(_ values: UnsafeBufferPointer<Float>, candidates: Int?, k: Int, into out: UnsafeMutableRawPointer,
+                                   scratch: UnsafeMutablePointer<UInt32>) {
         let n = values.count
         let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
-        if n >= sampledMinimum, let m = gatherCandidates(values, k: k, scratch: scratch) {
+        if let m = candidates {
             // scratch[0..<m]: the candidates' indices, ascending; their keys go after them.
             let keys = scratch + m
             for c in 0..<m { keys[c] = key(values[Int(scratch[c])]) }
@@ -62,12 +85,37 @@ extension GradientCodec {
     /// whose key reaches the sample's threshold and returns their count, or nil when there are
     /// fewer than k of them or more than half the part (`scratch` holds `values.count` u32).
     static func gatherCandidates(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> Int? {
+        gather(values, adding: nil, into: nil, k: k, scratch: scratch)
+    }
+
+    /// `gatherCandidates` of `sums` (= `target`) after `target += addends`, done in the same pass
+    /// (the sample is of the sums; the whole addition is done even when nil is returned).
+    static func gatherCandidates(_ sums: UnsafeBufferPointer<Float>, adding addends: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
+                                 k: Int, scratch: UnsafeMutablePointer<UInt32>) -> Int? {
+        gather(sums, adding: addends, into: target, k: k, scratch: scratch)
+    }
+
+    /// Both forms of `gatherCandidates` (specialised for each by inlining: `addends` nil or not).
+    @inline(__always)
+    private static func gather(_ values: UnsafeBufferPointer<Float>, adding addends: UnsafePointer<Float>?, into target: UnsafeMutablePointer<Float>?,
+                               k: Int, scratch: UnsafeMutablePointer<UInt32>) -> Int? {
         let n = values.count, samples = n / sampleStride
+        // Adds the rest of the addends, from `i` on (when the gather stops early or has no sample).
+        func finishAdding(from i: Int) {
+            if let addends, let target { for j in i..<n { target[j] += addends[j] } }
+        }
         // The sample's rank whose key about 1.5k + 6·stride of the n values reach: too few
         // candidates once in thousands of parts for values without a pattern.
         let wanted = (3 * k * samples + 2 * n - 1) / (2 * n) + 6
-        guard wanted < samples else { return nil }
-        for s in 0..<samples { scratch[s] = key(values[s * sampleStride]) }
+        guard wanted < samples else {
+            finishAdding(from: 0)
+            return nil
+        }
+        if let addends {
+            for s in 0..<samples { scratch[s] = key(values[s * sampleStride] + addends[s * sampleStride]) }
+        } else {
+            for s in 0..<samples { scratch[s] = key(values[s * sampleStride]) }
+        }
         let t0 = select(scratch, count: samples, rank: samples - wanted)
         // Room for the indices, and for their keys after them: half the part each. A chunk of 16
         // may add up to 16 more before the count is checked.
@@ -77,7 +125,16 @@ extension GradientCodec {
         let laneBits = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
         var m = 0, i = 0
         while i + 16 <= n {
-            let keys = SIMD16<Int32>(truncatingIfNeeded: bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self) & mask)
+            let word: SIMD16<UInt32>
+            if let addends, let target {
+                let sum = UnsafeRawPointer(target).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                    + UnsafeRawPointer(addends).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(target).storeBytes(of: sum, toByteOffset: 4 * i, as: SIMD16<Float>.self)
+                word = unsafeBitCast(sum, to: SIMD16<UInt32>.self)
+            } else {
+                word = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+            }
+            let keys = SIMD16<Int32>(truncatingIfNeeded: word & mask)
             // keys - reach is negative in every lane that falls short (both are below 2^31): the
             // sign bit of the lanes ANDed together says whether any lane reached, in a few
             // instructions (`any` and `min` are calls). Then one bit per lane that reached, and
@@ -91,11 +148,15 @@ extension GradientCodec {
                     m &+= 1
                     lanes &= lanes &- 1
                 }
-                if m > limit { return nil }
+                if m > limit {
+                    finishAdding(from: i + 16)
+                    return nil
+                }
             }
             i += 16
         }
         while i < n {
+            if let addends, let target { target[i] += addends[i] }
             scratch[m] = UInt32(truncatingIfNeeded: i)
             m &+= key(values[i]) >= t0 ? 1 : 0
             i += 1

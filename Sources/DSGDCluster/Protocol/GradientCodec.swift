@@ -355,6 +355,23 @@ public final class ErrorFeedback {
         decoded.deallocate()
     }
 
+    /// Encodes `values` (part `range` of a vector) with the residual added, into `out`
+    /// (`codec.payloadBytes(count: range.count)` bytes), and keeps what the encoding leaves out:
+    /// `accumulate`, `codec.encode`, then `keep`. For top-k the addition and the candidate gather
+    /// share one pass (`GradientCodec.accumulateAndEncodeTopK`: the same payload and residual).
+    /// `scratch` holds `range.count` floats.
+    public func encode(_ values: UnsafePointer<Float>, range: Range<Int>, codec: GradientCodec, into out: UnsafeMutableRawPointer,
+                       scratch: UnsafeMutablePointer<Float>) {
+        if case .topk = codec {
+            GradientCodec.accumulateAndEncodeTopK(values, into: residual.baseAddress! + range.lowerBound, count: range.count, k: codec.kept(range.count),
+                                                  out: out, scratch: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self))
+        } else {
+            let part = accumulate(values, range: range)
+            codec.encode(UnsafeBufferPointer(start: part, count: range.count), into: out, scratch: scratch)
+        }
+        keep(sentAs: UnsafeRawBufferPointer(start: out, count: codec.payloadBytes(count: range.count)), codec: codec, range: range)
+    }
+
     /// Adds `values` (part `range` of a vector) into the residual and returns the residual's part,
     /// which now holds the vector to encode: `residual + values`.
     public func accumulate(_ values: UnsafePointer<Float>, range: Range<Int>) -> UnsafeMutablePointer<Float> {

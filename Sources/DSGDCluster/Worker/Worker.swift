@@ -351,9 +351,11 @@ public final class Worker {
     /// Encodes the gradient part `values` (elements `range`) into `destination`: with error
     /// feedback, the residual is added first and what the encoding leaves out is kept for the next.
     func encodePart(_ values: UnsafeMutablePointer<Float>, range: Range<Int>, codec: GradientCodec, into destination: UnsafeMutableRawPointer) {
-        let source = errorFeedback?.accumulate(values, range: range) ?? values
-        codec.encode(UnsafeBufferPointer(start: source, count: range.count), into: destination, scratch: encodeScratch!.baseAddress!)
-        errorFeedback?.keep(sentAs: UnsafeRawBufferPointer(start: destination, count: codec.payloadBytes(count: range.count)), codec: codec, range: range)
+        if let errorFeedback {
+            errorFeedback.encode(values, range: range, codec: codec, into: destination, scratch: encodeScratch!.baseAddress!)
+        } else {
+            codec.encode(UnsafeBufferPointer(start: values, count: range.count), into: destination, scratch: encodeScratch!.baseAddress!)
+        }
     }
 
     /// Sends a message without payload (HELLO, READY, BYE).
