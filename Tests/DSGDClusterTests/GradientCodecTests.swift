@@ -245,6 +245,27 @@ final class GradientCodecTests: XCTestCase {
         XCTAssertEqual(try decode(.sign, bytes, count: v.count), v.map { $0.sign == .minus ? -scale : scale })
     }
 
+    /// The sign bits against the documented layout bit by bit (bit i mod 8 of byte i div 8 is
+    /// value i's sign bit, -0 and negative NaNs included), and their decoding to ±scale, for parts
+    /// of one value to several bytes with a partial last byte.
+    func testSignBitsMatchTheDocumentedLayout() throws {
+        var rng = SystemRandomNumberGenerator()
+        for n in [1, 7, 8, 15, 16, 17, 16 * 9 + 7] {
+            let v: [Float] = (0..<n).map { _ in
+                [Float(-0.0), 0, .infinity, -.infinity, Float(bitPattern: 0xFFC0_0001), Float.random(in: -2...2, using: &rng)][Int.random(in: 0...5, using: &rng)]
+            }
+            let bytes = encode(.sign, v)
+            var expected = [UInt8](repeating: 0, count: (n + 7) / 8)
+            for i in 0..<n where v[i].bitPattern >> 31 == 1 { expected[i / 8] |= 1 << UInt8(i % 8) }
+            XCTAssertEqual(Array(bytes[4...]), expected, "n \(n): the sign bits")
+            // A finite scale, to check the decoding against the bits.
+            var payload = bytes
+            withUnsafeBytes(of: Float(0.75).bitPattern.littleEndian) { for j in 0..<4 { payload[j] = $0[j] } }
+            let decoded = try decode(.sign, payload, count: n)
+            XCTAssertEqual(decoded.map(\.bitPattern), v.map { $0.bitPattern >> 31 == 1 ? Float(-0.75).bitPattern : Float(0.75).bitPattern }, "n \(n)")
+        }
+    }
+
     func testMalformedPartsAreRefused() {
         XCTAssertThrowsError(try decode(.bf16, [0, 0, 0], count: 2)) { XCTAssertEqual("\($0)", "a bf16 part of 2 values has 4 bytes, got 3") }
         // Top-k of 4 values at 0.5: two (index, value) pairs; indices must ascend and stay inside.
