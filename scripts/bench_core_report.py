@@ -89,10 +89,8 @@ def summarise(per_trial):
     out = []
     for group in merged.values():
         entry = {k: v for k, v in group[0].items() if k not in FIGURES}
-        for figure in FIGURES:
+        for figure in (f for f in FIGURES if f in group[0]):
             values = [e[figure] for e in group if e.get(figure) is not None]
-            if figure not in group[0]:
-                continue
             entry[figure] = round(statistics.median(values), 4) if values else None
             if values and len(group) > 1:
                 entry[figure + "_min"], entry[figure + "_max"] = min(values), max(values)

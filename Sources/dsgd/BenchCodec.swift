@@ -49,11 +49,7 @@ extension DSGD {
                         var offset = 0
                         for r in parts {
                             let v = work + r.lowerBound, size = codec.payloadBytes(count: r.count)
-                            if let feedback {
-                                feedback.encode(v, range: r, codec: codec, into: encoded + offset, scratch: scratch)
-                            } else {
-                                codec.encode(UnsafeBufferPointer(start: v, count: r.count), into: encoded + offset, scratch: scratch)
-                            }
+                            codec.encode(v, range: r, feedback: feedback, into: encoded + offset, scratch: scratch)
                             offset += size
                         }
                         let t1 = monotonicSeconds()

@@ -166,7 +166,7 @@ final class AggregatorTests: XCTestCase {
                             return agg.apply(count: workers, range: r, optimizer: SGD(learningRate: 0.3), params: p.baseAddress!, out: o.baseAddress!)
                         }
                         let size = local[0].withUnsafeBufferPointer { l0 in local[1].withUnsafeBufferPointer { l1 in local[2].withUnsafeBufferPointer { l2 in
-                            mergeAscending(lists: workers, { [l0, l1, l2][$0] }, heads: heads, into: union)
+                            [l0, l1, l2].withUnsafeBufferPointer { mergeAscending($0, heads: heads, into: union) }
                         } } }
                         XCTAssertEqual(Array(UnsafeBufferPointer(start: union, count: size)), Set(local.joined()).sorted(), "the union of part \(r)")
                         return agg.applyAt(UnsafeBufferPointer(start: union, count: size), count: workers, range: r, optimizer: SGD(learningRate: 0.3),

@@ -41,28 +41,22 @@ extension Aggregator {
     }
 }
 
-/// The ascending union of `lists` ascending lists of u32 (`list(w)` gives list `w`), written to
-/// `out` (room for all their entries); returns its size. A k-way merge: each step takes the
-/// smallest head, O(lists) per entry written. No allocation (`heads` has room for `lists`).
-func mergeAscending(lists: Int, _ list: (Int) -> UnsafeBufferPointer<UInt32>, heads: UnsafeMutablePointer<Int>,
+/// The ascending union of the ascending `lists`, written to `out` (room for all their entries);
+/// returns its size. A k-way merge: each step takes the smallest head, O(lists) per entry written.
+/// No allocation (`heads` has room for `lists.count`).
+func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, heads: UnsafeMutablePointer<Int>,
                     into out: UnsafeMutablePointer<UInt32>) -> Int {
-    for w in 0..<lists { heads[w] = 0 }
+    for w in lists.indices { heads[w] = 0 }
     var written = 0
     while true {
         var smallest = UInt32.max, found = false
-        for w in 0..<lists {
-            let l = list(w)
-            if heads[w] < l.count, !found || l[heads[w]] < smallest {
-                smallest = l[heads[w]]
-                found = true
-            }
+        for (w, l) in lists.enumerated() where heads[w] < l.count && (!found || l[heads[w]] < smallest) {
+            smallest = l[heads[w]]
+            found = true
         }
         guard found else { return written }
         out[written] = smallest
         written += 1
-        for w in 0..<lists {
-            let l = list(w)
-            if heads[w] < l.count, l[heads[w]] == smallest { heads[w] += 1 }
-        }
+        for (w, l) in lists.enumerated() where heads[w] < l.count && l[heads[w]] == smallest { heads[w] += 1 }
     }
 }

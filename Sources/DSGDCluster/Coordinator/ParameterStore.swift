@@ -99,15 +99,9 @@ final class ParameterStore {
     /// the part that can differ between the new version and `current` (`changeCandidates`).
     /// Requires `takesSparseSteps`.
     func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>) -> Bool {
-        let sgd = step
-        var room = 0
-        for i in 0..<gradients { room += entries(i).count }
-        sparse.reserve(part: j, room: room)
-        let union = sparse.list(j)
-        let size = mergeAscending(lists: gradients, entries, heads: sparse.heads(gradients), into: union)
-        sparse.record(part: j, count: size, version: version + 1)
-        return aggregator.applyAt(UnsafeBufferPointer(start: union, count: size), count: gradients, range: partRange(j),
-                                  optimizer: sgd, params: current.floats.baseAddress!, out: pending!.floats.baseAddress!)
+        let union = sparse.merge(part: j, gradients, entries, version: version + 1)
+        return aggregator.applyAt(union, count: gradients, range: partRange(j),
+                                  optimizer: step, params: current.floats.baseAddress!, out: pending!.floats.baseAddress!)
     }
 
     /// The entries of part `j` (ascending, relative to its start) outside which version `v` equals

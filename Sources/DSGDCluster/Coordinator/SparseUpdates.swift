@@ -7,6 +7,7 @@ final class SparseUpdates {
     private var counts: [Int]
     private var versions: [Int]
     private let headStorage: UnsafeMutablePointer<Int>
+    private let listStorage: UnsafeMutablePointer<UnsafeBufferPointer<UInt32>>
     private let maxGradients: Int
 
     init(parts: Int, maxGradients: Int) {
@@ -16,35 +17,38 @@ final class SparseUpdates {
         versions = Array(repeating: -1, count: parts)
         self.maxGradients = max(maxGradients, 1)
         headStorage = .allocate(capacity: self.maxGradients)
+        listStorage = .allocate(capacity: self.maxGradients)
+        listStorage.initialize(repeating: UnsafeBufferPointer(start: nil, count: 0), count: self.maxGradients)
     }
 
     deinit {
         for l in lists { l.deallocate() }
         headStorage.deallocate()
+        listStorage.deallocate()
+    }
+
+    /// Makes part `j`'s list the ascending union of the `n` lists `entries(0..<n)` (each read
+    /// once), remembered as the entries of the update that makes `version`; returns it.
+    func merge(part j: Int, _ n: Int, _ entries: (Int) -> UnsafeBufferPointer<UInt32>, version: Int) -> UnsafeBufferPointer<UInt32> {
+        precondition(n <= maxGradients)
+        var room = 0
+        for i in 0..<n {
+            listStorage[i] = entries(i)
+            room += listStorage[i].count
+        }
+        reserve(part: j, room: room)
+        counts[j] = mergeAscending(UnsafeBufferPointer(start: listStorage, count: n), heads: headStorage, into: lists[j])
+        versions[j] = version
+        return UnsafeBufferPointer(start: lists[j], count: counts[j])
     }
 
     /// Makes part `j`'s list hold at least `room` entries (forgetting what it held).
-    func reserve(part j: Int, room: Int) {
+    private func reserve(part j: Int, room: Int) {
         guard room > rooms[j] else { return }
         lists[j].deallocate()
         lists[j] = .allocate(capacity: room)
         rooms[j] = room
         versions[j] = -1
-    }
-
-    /// Part `j`'s list, to be written.
-    func list(_ j: Int) -> UnsafeMutablePointer<UInt32> { lists[j] }
-
-    /// Room for the heads of a merge of `n` lists.
-    func heads(_ n: Int) -> UnsafeMutablePointer<Int> {
-        precondition(n <= maxGradients)
-        return headStorage
-    }
-
-    /// Part `j`'s list now holds `count` entries, those of the update that made `version`.
-    func record(part j: Int, count: Int, version: Int) {
-        counts[j] = count
-        versions[j] = version
     }
 
     /// The last update of part `j` was dense.

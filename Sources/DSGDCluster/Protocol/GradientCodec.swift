@@ -121,6 +121,17 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Encodes part `range` of a vector, `values` pointing at its first element, into `out`: with
+    /// `feedback`, through its residual (`ErrorFeedback.encode`), else as it is.
+    public func encode(_ values: UnsafePointer<Float>, range: Range<Int>, feedback: ErrorFeedback?, into out: UnsafeMutableRawPointer,
+                       scratch: UnsafeMutablePointer<Float>) {
+        if let feedback {
+            feedback.encode(values, range: range, codec: self, into: out, scratch: scratch)
+        } else {
+            encode(UnsafeBufferPointer(start: values, count: range.count), into: out, scratch: scratch)
+        }
+    }
+
     /// Decodes a part of `count` values from `payload` into `out`, checking its size (and, for
     /// `topk`, that the indices ascend within the part).
     public func decode(_ payload: UnsafeRawBufferPointer, count n: Int, into out: UnsafeMutablePointer<Float>) throws(CodecError) {

@@ -335,7 +335,9 @@ public final class Worker {
             if codec == .f32 {
                 try buffer.wrap(range: lo..<hi, into: gradientMessage)
             } else {
-                encodePart(out.baseAddress! + lo, range: lo..<hi, codec: codec, into: UnsafeMutableRawPointer(target.floats.baseAddress!) + offset)
+                // With error feedback, the residual is added first and what the encoding leaves out is kept.
+                codec.encode(out.baseAddress! + lo, range: lo..<hi, feedback: errorFeedback, into: UnsafeMutableRawPointer(target.floats.baseAddress!) + offset,
+                             scratch: encodeScratch!.baseAddress!)
                 try target.wrap(byteOffset: offset, byteCount: size, into: gradientMessage)
             }
             let out = MessageHeader(type: .gradient, workerID: UInt32(id), count: UInt32(lo), step: step,
@@ -345,16 +347,6 @@ public final class Worker {
             try socket.send(gradientMessage, more: false)
             lo = hi
             offset += size
-        }
-    }
-
-    /// Encodes the gradient part `values` (elements `range`) into `destination`: with error
-    /// feedback, the residual is added first and what the encoding leaves out is kept for the next.
-    func encodePart(_ values: UnsafeMutablePointer<Float>, range: Range<Int>, codec: GradientCodec, into destination: UnsafeMutableRawPointer) {
-        if let errorFeedback {
-            errorFeedback.encode(values, range: range, codec: codec, into: destination, scratch: encodeScratch!.baseAddress!)
-        } else {
-            codec.encode(UnsafeBufferPointer(start: values, count: range.count), into: destination, scratch: encodeScratch!.baseAddress!)
         }
     }
 
