@@ -53,11 +53,14 @@ public struct KernelTable: Sendable {
     public let logisticLossAndSlope: LogisticLossAndSlope
     public let readSum: ReadSum
     public let peakLoop: PeakLoop
+    /// The wire encodings (bf16, fp16, sign).
+    public let wire: WireKernels
 
     public init(name: String, lanes: Int, fusedMultiplyAdd: Bool, tile: (rows: Int, columns: Int), sgemmWorkspaceCount: Int,
                 multiply: @escaping Multiply, columnSums: @escaping ColumnSums, reluBackward: @escaping ReLUBackward,
                 affineGradient: @escaping AffineGradient, affineLoss: @escaping AffineLoss, elementwise: @escaping Elementwise,
-                logisticLossAndSlope: @escaping LogisticLossAndSlope, readSum: @escaping ReadSum, peakLoop: @escaping PeakLoop) {
+                logisticLossAndSlope: @escaping LogisticLossAndSlope, readSum: @escaping ReadSum, peakLoop: @escaping PeakLoop,
+                wire: WireKernels) {
         self.name = name
         self.lanes = lanes
         self.fusedMultiplyAdd = fusedMultiplyAdd
@@ -72,6 +75,7 @@ public struct KernelTable: Sendable {
         self.logisticLossAndSlope = logisticLossAndSlope
         self.readSum = readSum
         self.peakLoop = peakLoop
+        self.wire = wire
     }
 }
 

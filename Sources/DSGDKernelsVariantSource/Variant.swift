@@ -36,7 +36,15 @@ public enum Variant {
             }
         },
         readSum: { p, count in Yardsticks.readSum(p, count) },
-        peakLoop: { iterations, x, y in Yardsticks.peakLoop(iterations, x, y) })
+        peakLoop: { iterations, x, y in Yardsticks.peakLoop(iterations, x, y) },
+        wire: WireKernels(
+            encodeBFloat16: { x, out, n in VariantWire.encodeBFloat16(x, out, n) },
+            decodeBFloat16: { p, out, n in VariantWire.decodeBFloat16(p, out, n) },
+            encodeBinary16: { x, out, n in VariantWire.encodeBinary16(x, out, n) },
+            decodeBinary16: { p, out, n in VariantWire.decodeBinary16(p, out, n) },
+            encodeSign: { x, out, n in VariantWire.encodeSign(x, out, n) },
+            decodeSign: { p, out, n in VariantWire.decodeSign(p, out, n) },
+            accumulateAndEncodeSign: { x, r, out, n in VariantWire.accumulateAndEncodeSign(x, r, out, n) }))
 
     /// Whether `madd` is one fused instruction here.
     static var fused: Bool {

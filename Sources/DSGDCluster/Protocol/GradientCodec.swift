@@ -1,3 +1,6 @@
+import DSGDKernels
+import DSGDKernelTable
+
 /// How a vector part travels on the wire (`--compress`, `--compress-params`): its encoding of L
 /// float32 values, its payload size, and its decoding. PROTOCOL.md §4.1 specifies each byte.
 ///
@@ -8,7 +11,7 @@
 ///   above 65504 become infinite (and fail the run as a non-finite gradient).
 /// - `topk(F)`: the k = max(1, ceil(F·L)) entries of largest magnitude (ties: the lower index), as
 ///   k × u32 indices into the part, ascending, then their k × f32 values (8k bytes); the rest is 0.
-/// - `sign`: one f32 scale s = (1/L) Σ|v_i| (`absoluteSum`'s order) and ceil(L/8) bytes of sign bits (bit i%8 of byte i/8
+/// - `sign`: one f32 scale s = (1/L) Σ|v_i| (in eight lanes, see `absoluteSum`) and ceil(L/8) bytes of sign bits (bit i%8 of byte i/8
 ///   is v_i's sign bit: set for negative values and −0); v_i decodes to ±s (4 + ceil(L/8) bytes).
 ///   The scaled sign of Karimireddy et al. 2019.
 ///
@@ -96,17 +99,27 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .f32:
             out.copyMemory(from: values.baseAddress!, byteCount: 4 * n)
         case .bf16:
+            #if _endian(little)
+            if n > 0 { Self.wire.encodeBFloat16(values.baseAddress!, out, n) }
+            #else
             let o = out.assumingMemoryBound(to: UInt16.self)
-            let done = Self.encodeBFloat16Vectors(values, into: out)
-            for i in done..<n { o[i] = Self.bfloat16(values[i]).littleEndian }
+            for i in 0..<n { o[i] = Self.bfloat16(values[i]).littleEndian }
+            #endif
         case .fp16:
+            #if _endian(little)
+            if n > 0 { Self.wire.encodeBinary16(values.baseAddress!, out, n) }
+            #else
             let o = out.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { o[i] = Self.binary16(values[i]).littleEndian }
+            #endif
         case .topk:
             Self.encodeTopK(values, k: kept(n), into: out, scratch: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self))
         case .changes:
             preconditionFailure("`changes` are encoded against a previous version: encodeChanges")
         case .sign:
+            #if _endian(little)
+            if n > 0 { return Self.wire.encodeSign(values.baseAddress!, out, n) }
+            #endif
             let scale = n > 0 ? Self.absoluteSum(values) / Float(n) : 0
             out.storeBytes(of: scale.bitPattern.littleEndian, as: UInt32.self)
             let bits = (out + 4).assumingMemoryBound(to: UInt8.self)
@@ -144,16 +157,26 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         case .f32:
             UnsafeMutableRawPointer(out).copyMemory(from: p, byteCount: 4 * n)
         case .bf16:
-            let done = Self.decodeBFloat16Vectors(payload, count: n, into: out)
-            for i in done..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            #if _endian(little)
+            if n > 0 { Self.wire.decodeBFloat16(p, out, n) }
+            #else
+            for i in 0..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            #endif
         case .fp16:
+            #if _endian(little)
+            if n > 0 { Self.wire.decodeBinary16(p, out, n) }
+            #else
             for i in 0..<n { out[i] = Self.float(binary16: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            #endif
         case .topk:
             out.update(repeating: 0, count: n)
             try Self.scatter(payload, entries: kept(n), count: n, into: out, what: "topk")
         case .changes:
             break  // applied above
         case .sign:
+            #if _endian(little)
+            if n > 0 { return Self.wire.decodeSign(p, out, n) }
+            #endif
             let scale = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
             let plus = scale.bitPattern & 0x7FFF_FFFF
             var i = 0, b = 4
@@ -281,47 +304,16 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return Float(bitPattern: o | UInt32(h & 0x8000) << 16)
     }
 
+    /// The active kernel variant's whole-part loops for bf16, fp16 and sign (`VariantWire`): the
+    /// same bytes as the one-value conversions here, which remain the reference (and the code on
+    /// a big-endian host).
+    static var wire: WireKernels { Kernels.active.table.wire }
+
     /// bf16 of `x`: the top 16 bits, rounded to nearest even (a NaN stays a quiet NaN).
     static func bfloat16(_ x: Float) -> UInt16 {
         if x.isNaN { return 0x7FC0 }
         let bits = x.bitPattern
         return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
-
-    /// `bfloat16` of `values`, 16 at a time, into `out` (little-endian u16s); returns how many were
-    /// done (a multiple of 16; the caller does the rest one by one). None on a big-endian host.
-    static func encodeBFloat16Vectors(_ values: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) -> Int {
-        #if _endian(little)
-        let src = UnsafeRawPointer(values.baseAddress!), whole = values.count & ~15
-        let magnitude = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), infinity = SIMD16<Int32>(repeating: 0x7F80_0000)
-        var i = 0
-        while i < whole {
-            let bits = src.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-            let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-            let nan = SIMD16<Int32>(truncatingIfNeeded: bits & magnitude) .> infinity
-            out.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: nan)), toByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-            i += 16
-        }
-        return whole
-        #else
-        return 0
-        #endif
-    }
-
-    /// Decodes bf16 values 16 at a time; returns how many were done (see `encodeBFloat16Vectors`).
-    static func decodeBFloat16Vectors(_ payload: UnsafeRawBufferPointer, count n: Int, into out: UnsafeMutablePointer<Float>) -> Int {
-        #if _endian(little)
-        let src = payload.baseAddress!, dst = UnsafeMutableRawPointer(out), whole = n & ~15
-        var i = 0
-        while i < whole {
-            let halves = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-            dst.storeBytes(of: SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, toByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-            i += 16
-        }
-        return whole
-        #else
-        return 0
-        #endif
     }
 
     /// `sign`'s Σ|v_i| in float32, in the documented order: eight partial sums, lane j taking
@@ -340,6 +332,15 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
     }
 }
+
+/// Whether multi-byte values are stored least significant byte first here (the wire's order).
+let isLittleEndianHost: Bool = {
+    #if _endian(little)
+    return true
+    #else
+    return false
+    #endif
+}()
 
 /// A vector part that does not decode.
 public struct CodecError: Error, CustomStringConvertible {
@@ -376,6 +377,9 @@ public final class ErrorFeedback {
         if case .topk = codec {
             GradientCodec.accumulateAndEncodeTopK(values, into: residual.baseAddress! + range.lowerBound, count: range.count, k: codec.kept(range.count),
                                                   out: out, scratch: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self))
+        } else if codec == .sign, isLittleEndianHost, range.count > 0 {
+            // The addition, encoding and keeping in the variant's loops.
+            return GradientCodec.wire.accumulateAndEncodeSign(values, residual.baseAddress! + range.lowerBound, out, range.count)
         } else {
             let part = accumulate(values, range: range)
             codec.encode(UnsafeBufferPointer(start: part, count: range.count), into: out, scratch: scratch)

@@ -1,0 +1,36 @@
+/// The wire encodings a kernel variant exports (docs/PROTOCOL.md §4.1): the passes over every
+/// value of a GRADIENT or PARAMS part, built with the variant's instructions. Every variant gives
+/// the same bytes; GradientCodec (DSGDCluster) calls them through `Kernels.active`.
+public struct WireKernels: Sendable {
+    /// Encodes `count` floats into `count` 16-bit values (host byte order): floats, out, count.
+    public typealias Encode = @Sendable (UnsafePointer<Float>, UnsafeMutableRawPointer, Int) -> Void
+    /// Decodes `count` values: payload, out, count.
+    public typealias Decode = @Sendable (UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void
+    /// Adds floats into a residual part, encodes the sum and leaves in the residual what the
+    /// encoding loses: floats, residual, out, count.
+    public typealias EncodeWithFeedback = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutableRawPointer, Int) -> Void
+
+    /// bf16, rounded to nearest even; any NaN becomes 0x7FC0.
+    public let encodeBFloat16: Encode
+    public let decodeBFloat16: Decode
+    /// IEEE binary16, rounded to nearest even; any NaN becomes 0x7E00.
+    public let encodeBinary16: Encode
+    public let decodeBinary16: Decode
+    /// `sign`: the scale (Σ|v_i|)/count in the documented eight-lane order, then the sign bits.
+    public let encodeSign: Encode
+    public let decodeSign: Decode
+    /// `sign` with error feedback: `r += v`, encode `r`, `r -= ±scale` with the sign of each `r_i`.
+    public let accumulateAndEncodeSign: EncodeWithFeedback
+
+    public init(encodeBFloat16: @escaping Encode, decodeBFloat16: @escaping Decode, encodeBinary16: @escaping Encode,
+                decodeBinary16: @escaping Decode, encodeSign: @escaping Encode, decodeSign: @escaping Decode,
+                accumulateAndEncodeSign: @escaping EncodeWithFeedback) {
+        self.encodeBFloat16 = encodeBFloat16
+        self.decodeBFloat16 = decodeBFloat16
+        self.encodeBinary16 = encodeBinary16
+        self.decodeBinary16 = decodeBinary16
+        self.encodeSign = encodeSign
+        self.decodeSign = decodeSign
+        self.accumulateAndEncodeSign = accumulateAndEncodeSign
+    }
+}
