@@ -23,7 +23,11 @@ extension DSGD {
                 and its peak multiply-add rate (a register-only loop on twelve independent accumulators). \
                 Logistic lines add their bytes/s as a fraction of that bandwidth (4 (d + 1) bytes per \
                 example), SGEMM and MLP lines their GFLOP/s as a fraction of that peak (the MLP's FLOPs \
-                per example from its shapes: forward, dW and dH products, 1.21 MFLOP at 784-256-256-10).
+                per example from its shapes: forward, dW and dH products, 1.21 MFLOP at 784-256-256-10). \
+                A fraction is taken in pairs: each timed run follows one measurement of its yardstick, and \
+                the line gives the median over the pairs of run / yardstick (fraction_range: the lowest \
+                and highest), so that a machine whose bandwidth or clock drifts (another tenant) slows \
+                both sides of a ratio alike.
                 """)
 
         @Option(help: "Timed runs per workload (the fastest is reported).")
@@ -45,17 +49,20 @@ extension DSGD {
             writeLine("{\"benchmark\":\"machine\",\"cpu\":\(jsonString(Kernels.cpuModel)),\"kernel\":\"\(kernels.name)\","
                 + "\"lanes\":\(kernels.lanes),\"sgemm_tile\":\"\(kernels.table.tile.rows)x\(kernels.table.tile.columns)\","
                 + "\"fused_multiply_add\":\(kernels.table.fusedMultiplyAdd)}", to: 1)
-            let bandwidth = readBandwidth(kernels, bytes: logregShape.examples * (logregShape.dimension + 1) * 4)
-            let peak = fmaPeak(kernels)
+            let probe = BandwidthProbe(kernels: kernels, bytes: logregShape.examples * (logregShape.dimension + 1) * 4)
+            readBandwidth(probe)
+            fmaPeak(kernels)
+            let peak = { peakRate(kernels) }
             if only.contains("sgemm") { benchGEMM(kernels: kernels, peak: peak) }
             if only.contains("logreg") {
                 let logreg = LogisticRegression(dimension: logregShape.dimension)
                 let data = randomData(examples: logregShape.examples, dimension: logregShape.dimension, classes: 2)
                 let bytes = 4 * Double(logregShape.dimension + 1)
                 for (batch, steps) in [(64, 3000), (1024, 300)] {
-                    let (rate, line) = benchModel(name: "logreg d=100", model: logreg, data: data, batch: batch, steps: steps, kernels: kernels)
+                    let (rate, fraction, line) = benchModel(name: "logreg d=100", model: logreg, data: data, batch: batch, steps: steps,
+                                                            kernels: kernels, perExample: bytes, yardstick: probe.pass)
                     writeLine(line + ",\"bytes_per_example\":\(Int(bytes)),\"gb_per_s\":\(format(rate * bytes / 1e9, 2)),"
-                        + "\"fraction_of_read_bandwidth\":\(format(rate * bytes / bandwidth, 3))}", to: 1)
+                        + "\"fraction_of_read_bandwidth\":\(fraction)}", to: 1)
                 }
             }
             if only.contains("mlp") {
@@ -64,9 +71,10 @@ extension DSGD {
                 let data = randomData(examples: 60_000, dimension: input, classes: classes)
                 let flops = Self.mlpFlopsPerExample(widths: [input] + hidden + [classes])
                 for (batch, steps) in [(64, 300), (256, 100)] {
-                    let (rate, line) = benchModel(name: "mlp 784-256-256-10", model: mlp, data: data, batch: batch, steps: steps, kernels: kernels)
+                    let (rate, fraction, line) = benchModel(name: "mlp 784-256-256-10", model: mlp, data: data, batch: batch, steps: steps,
+                                                            kernels: kernels, perExample: flops, yardstick: peak)
                     writeLine(line + ",\"flop_per_example\":\(Int(flops)),\"gflop_per_s\":\(format(rate * flops / 1e9, 2)),"
-                        + "\"fraction_of_fma_peak\":\(format(rate * flops / peak, 3))}", to: 1)
+                        + "\"fraction_of_fma_peak\":\(fraction)}", to: 1)
                 }
             }
         }
@@ -84,47 +92,52 @@ extension DSGD {
             return flops
         }
 
-        /// One core's read bandwidth in bytes/s: the best of `repeats + 8` passes of `kernels.readSum`
-        /// over a buffer of `bytes` bytes (written first, so every page is mapped), after one of
-        /// warm-up. A yardstick is what the core can do at best: on a shared machine a few passes
-        /// can all be slowed, and a low yardstick would inflate every fraction taken of it.
-        func readBandwidth(_ kernels: Kernels, bytes: Int) -> Double {
-            let count = bytes / 4
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            defer { buffer.deallocate() }
-            for i in 0..<count { buffer[i] = Float(i & 1023) }
-            var best = Double.infinity
-            var sink: Float = 0
-            for pass in 0..<(repeats + 9) {
-                let t0 = monotonicSeconds()
-                sink += kernels.readSum(buffer, count: count)
-                let t = monotonicSeconds() - t0
-                if pass > 0 { best = min(best, t) }  // the first pass is warm-up
-            }
-            let rate = Double(count * 4) / best
-            writeLine("{\"benchmark\":\"read_bandwidth\",\"kernel\":\"\(kernels.name)\",\"bytes\":\(count * 4),"
-                + "\"gb_per_s\":\(format(rate / 1e9, 2)),\"checksum\":\(format(Double(sink), 0))}", to: 1)
-            return rate
+        /// Prints one core's read bandwidth: the best of `repeats + 8` passes of `probe`, after one
+        /// of warm-up. A yardstick is what the core can do at best: on a shared machine a few passes
+        /// can all be slowed. (Each fraction is taken against passes paired with its timed runs.)
+        func readBandwidth(_ probe: BandwidthProbe) {
+            _ = probe.pass()
+            let best = (0..<(repeats + 8)).map { _ in probe.pass() }.max()!
+            writeLine("{\"benchmark\":\"read_bandwidth\",\"kernel\":\"\(probe.kernels.name)\",\"bytes\":\(probe.count * 4),"
+                + "\"gb_per_s\":\(format(best / 1e9, 2)),\"checksum\":\(format(Double(probe.sink), 0))}", to: 1)
         }
 
-        /// One core's peak multiply-add rate in FLOP/s: the best of `repeats + 10` runs of
-        /// `kernels.peakLoop` (twelve independent vector accumulators, registers only; about 10 ms
-        /// each), after one of warm-up (see `readBandwidth` on why so many).
-        func fmaPeak(_ kernels: Kernels) -> Double {
-            let iterations = 20_000_000 / max(1, kernels.lanes / 4)
-            var best = 0.0
-            var sink: Float = 0
-            for run in 0..<(repeats + 11) {
-                let t0 = monotonicSeconds()
-                let (value, flops) = kernels.peakLoop(iterations: iterations)
-                let t = monotonicSeconds() - t0
-                sink += value
-                if run > 0 { best = max(best, flops / t) }
-            }
+        /// Prints one core's peak multiply-add rate: the best of `repeats + 10` runs of `peakRate`,
+        /// after one of warm-up (see `readBandwidth` on why so many).
+        func fmaPeak(_ kernels: Kernels) {
+            _ = peakRate(kernels)
+            let best = (0..<(repeats + 10)).map { _ in peakRate(kernels) }.max()!
             writeLine("{\"benchmark\":\"fma_peak\",\"kernel\":\"\(kernels.name)\",\"accumulators\":12,\"lanes\":\(kernels.lanes),"
-                + "\"fused\":\(kernels.table.fusedMultiplyAdd),\"gflop_per_s\":\(format(best / 1e9, 2)),"
-                + "\"checksum\":\(format(Double(sink), 1))}", to: 1)
-            return best
+                + "\"fused\":\(kernels.table.fusedMultiplyAdd),\"gflop_per_s\":\(format(best / 1e9, 2))}", to: 1)
+        }
+
+        /// FLOP/s of one run of `kernels.peakLoop` (twelve independent vector accumulators,
+        /// registers only; about 10 ms).
+        func peakRate(_ kernels: Kernels) -> Double {
+            let iterations = 20_000_000 / max(1, kernels.lanes / 4)
+            let t0 = monotonicSeconds()
+            let (value, flops) = kernels.peakLoop(iterations: iterations)
+            let t = monotonicSeconds() - t0
+            return value.isNaN ? 0 : flops / t  // using the value keeps the loop from being optimised away
+        }
+
+        /// Measures `run` (a rate) `pairs` times, each right after one measurement of `yardstick`
+        /// (a rate); returns the best rate of `run` and, as a JSON fragment, the median over the
+        /// pairs of `run`'s rate × `perUnit` / the yardstick's, then `fraction_range` (lowest and
+        /// highest) and `pairs`.
+        func paired(pairs: Int, perUnit: Double, yardstick: () -> Double, run: () -> Double) -> (best: Double, fraction: String) {
+            var best = 0.0
+            var fractions: [Double] = []
+            for _ in 0..<pairs {
+                let y = yardstick()
+                let r = run()
+                best = max(best, r)
+                fractions.append(r * perUnit / y)
+            }
+            fractions.sort()
+            let n = fractions.count
+            let median = n % 2 == 1 ? fractions[n / 2] : (fractions[n / 2 - 1] + fractions[n / 2]) / 2
+            return (best, "\(format(median, 3)),\"fraction_range\":[\(format(fractions[0], 3)),\(format(fractions[n - 1], 3))],\"pairs\":\(n)")
         }
 
         func format(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "null" }
@@ -160,7 +173,7 @@ extension DSGD {
         /// GFLOP/s of `SGEMM.multiply` at the MLP's first-layer shapes: forward `X Wᵀ` (m = batch,
         /// n = 256, k = 784, "nt"), `dZᵀ X` ("tn": m = 256, n = 784, k = batch) and plain `A B`
         /// ("nn": m = batch, n = 256, k = 784).
-        func benchGEMM(kernels: Kernels, peak: Double) {
+        func benchGEMM(kernels: Kernels, peak: () -> Double) {
             let ws = SGEMMWorkspace()
             for batch in [64, 256] {
                 for (label, ta, tb, m, n, k) in [("nn", false, false, batch, 256, 784), ("nt", false, true, batch, 256, 784),
@@ -172,34 +185,39 @@ extension DSGD {
                     let b = (0..<(rowsB * colsB)).map { _ in Float(rng.nextUnit() - 0.5) }
                     var c = [Float](repeating: 0, count: m * n)
                     let reps = max(5, Int(2e9 / Double(2 * m * n * k)))
-                    var best = Double.infinity
+                    let product = 2 * Double(m * n * k)
+                    var result: (best: Double, fraction: String) = (0, "null")
                     a.withUnsafeBufferPointer { ap in
                         b.withUnsafeBufferPointer { bp in
                             c.withUnsafeMutableBufferPointer { cp in
-                                for r in 0..<(repeats + 1) {
+                                // Products per second over `reps` products.
+                                func timed() -> Double {
                                     let t0 = monotonicSeconds()
                                     for _ in 0..<reps {
                                         kernels.multiply(m: m, n: n, k: k, a: ap.baseAddress!, lda: colsA, transposeA: ta,
                                                          b: bp.baseAddress!, ldb: colsB, transposeB: tb,
                                                          c: cp.baseAddress!, ldc: n, accumulate: false, workspace: ws)
                                     }
-                                    let t = (monotonicSeconds() - t0) / Double(reps)
-                                    if r > 0 { best = min(best, t) }  // the first run is warm-up
+                                    return Double(reps) / (monotonicSeconds() - t0)
                                 }
+                                _ = timed()  // warm-up
+                                result = paired(pairs: repeats + 8, perUnit: product, yardstick: peak, run: timed)
                             }
                         }
                     }
-                    let flops = 2 * Double(m * n * k) / best
                     writeLine("{\"benchmark\":\"sgemm\",\"kernel\":\"\(kernels.name)\",\"op\":\"\(label)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
-                        + "\"gflop_per_s\":\(format(flops / 1e9, 2)),\"fraction_of_fma_peak\":\(format(flops / peak, 3))}", to: 1)
+                        + "\"gflop_per_s\":\(format(result.best * product / 1e9, 2)),\"fraction_of_fma_peak\":\(result.fraction)}", to: 1)
                 }
             }
         }
 
         /// Samples/s of `steps` minibatch steps (loss and gradient, then `w -= lr g` in place) over
-        /// consecutive rows `j = (i * batch) % (examples - batch)`, like torch_core.py; and the start
-        /// of its JSON line (without the closing brace).
-        func benchModel(name: String, model: any Model, data: Dataset, batch: Int, steps: Int, kernels: Kernels) -> (Double, String) {
+        /// consecutive rows `j = (i * batch) % (examples - batch)`, like torch_core.py: the best of
+        /// `max(repeats, 5)` runs, each paired with one measurement of `yardstick`; the fraction of
+        /// it (`paired`, with `perExample` bytes or FLOPs an example); and the start of the JSON line
+        /// (without the closing brace).
+        func benchModel(name: String, model: any Model, data: Dataset, batch: Int, steps: Int, kernels: Kernels,
+                        perExample: Double, yardstick: () -> Double) -> (Double, String, String) {
             let examples = data.examples
             var params = model.initialParameters()
             var grad = [Float](repeating: 0, count: model.parameterCount)
@@ -223,15 +241,40 @@ extension DSGD {
                 }
             }
             run(min(50, steps))  // warm-up, as torch_core.py
-            var best = Double.infinity
-            for _ in 0..<repeats {
+            let (rate, fraction) = paired(pairs: max(repeats, 5), perUnit: perExample, yardstick: yardstick) {
                 let t0 = monotonicSeconds()
                 run(steps)
-                best = min(best, monotonicSeconds() - t0)
+                return Double(steps * batch) / (monotonicSeconds() - t0)
             }
-            let rate = Double(steps * batch) / best
-            return (rate, "{\"benchmark\":\"core\",\"kernel\":\"\(kernels.name)\",\"workload\":\"\(name)\",\"batch\":\(batch),\"steps\":\(steps),"
+            return (rate, fraction, "{\"benchmark\":\"core\",\"kernel\":\"\(kernels.name)\",\"workload\":\"\(name)\",\"batch\":\(batch),\"steps\":\(steps),"
                 + "\"samples_per_s\":\(String(format: "%.0f", rate)),\"last_loss\":\(String(format: "%.4f", lastLoss))")
         }
+    }
+}
+
+/// One core's read bandwidth over a buffer of a given size, one pass at a time (`pass`), with the
+/// kernel variant's vector loads (`Kernels.readSum`).
+final class BandwidthProbe {
+    let kernels: Kernels
+    let count: Int
+    private let buffer: UnsafeMutablePointer<Float>
+    /// The sums read (printed, so that no pass is optimised away).
+    private(set) var sink: Float = 0
+
+    /// A probe over `bytes` bytes, written once so that every page is mapped.
+    init(kernels: Kernels, bytes: Int) {
+        self.kernels = kernels
+        count = bytes / 4
+        buffer = .allocate(capacity: count)
+        for i in 0..<count { buffer[i] = Float(i & 1023) }
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Bytes/s of one pass over the buffer.
+    func pass() -> Double {
+        let t0 = monotonicSeconds()
+        sink += kernels.readSum(buffer, count: count)
+        return Double(count * 4) / (monotonicSeconds() - t0)
     }
 }
