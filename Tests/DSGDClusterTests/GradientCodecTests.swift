@@ -54,7 +54,7 @@ final class GradientCodecTests: XCTestCase {
         XCTAssertEqual(back.map(\.bitPattern), v.map { UInt32(GradientCodec.bfloat16($0)) << 16 })
     }
 
-    /// The 16-at-a-time bf16 loops against the one-value conversion, on random bit patterns
+    /// The active kernel variant's bf16 loops against the one-value conversion, on random bit patterns
     /// (NaNs with every payload, infinities, subnormals, both zeros), with a tail past the last
     /// whole vector.
     func testBF16VectorsMatchTheScalarConversion() throws {
