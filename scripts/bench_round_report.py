@@ -6,6 +6,7 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
     {
       "benchmark": "bench_round_vs_gloo",
       "args": [...],                     # arguments given to `dsgd bench round`
+      "machine": {"cpu": "...", "kernel": "avx512"},  # from the dsgd lines
       "dsgd": [ {sync_round result}, ... ],
       "gloo": [ {gloo_allreduce result}, ... ] | null,
       "zmq_floor": [ {zmq_fanout result}, ... ] | null,
@@ -148,6 +149,10 @@ def main():
 
     dsgd = read_jsonl(a.dsgd, "sync_round")
     doc = {"benchmark": "bench_round_vs_gloo", "args": a.args, "dsgd": dsgd}
+    # The CPU and kernel variant every dsgd line names (one run: all the same).
+    machine = next(({"cpu": d.get("cpu"), "kernel": d.get("kernel")} for d in dsgd if "cpu" in d), None)
+    if machine is not None:
+        doc["machine"] = machine
     notes = [n for n in a.note if n]
     zmq_floor = read_jsonl(a.zmq, "zmq_fanout") if a.zmq is not None else None
     if a.gloo is None:

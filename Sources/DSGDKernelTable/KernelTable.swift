@@ -55,12 +55,14 @@ public struct KernelTable: Sendable {
     public let peakLoop: PeakLoop
     /// The wire encodings (bf16, fp16, sign).
     public let wire: WireKernels
+    /// The coordinator's dense mean-and-step.
+    public let step: StepKernels
 
     public init(name: String, lanes: Int, fusedMultiplyAdd: Bool, tile: (rows: Int, columns: Int), sgemmWorkspaceCount: Int,
                 multiply: @escaping Multiply, columnSums: @escaping ColumnSums, reluBackward: @escaping ReLUBackward,
                 affineGradient: @escaping AffineGradient, affineLoss: @escaping AffineLoss, elementwise: @escaping Elementwise,
                 logisticLossAndSlope: @escaping LogisticLossAndSlope, readSum: @escaping ReadSum, peakLoop: @escaping PeakLoop,
-                wire: WireKernels) {
+                wire: WireKernels, step: StepKernels) {
         self.name = name
         self.lanes = lanes
         self.fusedMultiplyAdd = fusedMultiplyAdd
@@ -76,6 +78,7 @@ public struct KernelTable: Sendable {
         self.readSum = readSum
         self.peakLoop = peakLoop
         self.wire = wire
+        self.step = step
     }
 }
 

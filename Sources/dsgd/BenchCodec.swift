@@ -68,7 +68,7 @@ extension DSGD {
                     let e = encodeTimes[repeats / 2], dd = decodeTimes[repeats / 2]
                     writeLine("{\"benchmark\":\"codec\",\"compress\":\"\(codec)\",\"dim\":\(d),\"bytes\":\(bytes),\"error_feedback\":\(feedback != nil),"
                         + "\"encode_ms\":\(String(format: "%.4f", e * 1e3)),\"decode_ms\":\(String(format: "%.4f", dd * 1e3)),"
-                        + "\"encode_values_per_s\":\(String(format: "%.3e", Double(d) / e)),\"decode_values_per_s\":\(String(format: "%.3e", Double(d) / dd))}", to: 1)
+                        + "\"encode_values_per_s\":\(String(format: "%.3e", Double(d) / e)),\"decode_values_per_s\":\(String(format: "%.3e", Double(d) / dd)),\(benchMachineFields)}", to: 1)
                 }
             }
         }

@@ -142,20 +142,6 @@ extension DSGD {
 
         func format(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "null" }
 
-        /// `s` as a JSON string literal.
-        func jsonString(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            return out + "\""
-        }
-
         /// Features uniform in [-sqrt 3, sqrt 3] (unit variance; as torch_core.py's randn, only the
         /// size matters for speed); with 2 classes the label is `x_0 > 0`, else uniform.
         func randomData(examples: Int, dimension: Int, classes: Int) -> Dataset {

@@ -73,7 +73,7 @@ extension DSGD {
                         let params = job.compressParams.description
                         let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),\"gradient_chunk\":\(gradientChunk),"
                             + "\"compress\":\"\(codec)\",\"compress_params\":\"\(params)\",\"bytes_per_round\":\((s.bytesMoved ?? 0) / max(s.steps, 1)),"
-                            + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90))}"
+                            + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90)),\(benchMachineFields)}"
                         writeLine(line, to: 1)
                     }
                 }

@@ -140,6 +140,53 @@ final class AggregatorTests: XCTestCase {
         XCTAssertFalse(run(.bfloat16, poisoned.map(bytes), width: 2).ok)
     }
 
+    /// `apply` (the active kernel variant's mean-and-step) writes the bits of `applyReference`
+    /// (the plain SIMD8 loop, the big-endian path), parameters and momentum alike, over several
+    /// steps, for every rule, both storages and one to three gradients, range by range.
+    func testActiveKernelEqualsTheReferenceLoop() {
+        let n = 1000 + 3
+        for optimizer in [SGD(learningRate: 0.07), SGD(learningRate: 0.07, momentum: 0.9), SGD(learningRate: 0.3, momentum: 0.35, nesterov: true)] {
+            for storage in [GradientStorage.float32, .bfloat16] {
+                for count in 1...3 {
+                    let kernel = Aggregator(parameterCount: n, maxGradients: count), reference = Aggregator(parameterCount: n, maxGradients: count)
+                    var w: [Float] = (0..<n).map { Float(($0 * 7) % 13) * 0.37 - 2.1 }
+                    var wReference = w
+                    for step in 0..<3 {
+                        let grads: [[Float]] = (0..<count).map { k in (0..<n).map { i in sinf(Float(i * (step + k + 1)) * 0.113) * Float(1 + i % 5) } }
+                        let payloads: [[UInt8]] = grads.map { g in
+                            storage == .float32 ? g.withUnsafeBytes { Array($0) }
+                                : g.flatMap { x -> [UInt8] in let h = GradientCodec.bfloat16(x); return [UInt8(h & 0xFF), UInt8(h >> 8)] }
+                        }
+                        let width = storage == .float32 ? 4 : 2
+                        func run(_ agg: Aggregator, _ params: [Float], reference: Bool) -> [Float] {
+                            var out = [Float](repeating: .nan, count: n)
+                            let bases = payloads.map { p -> UnsafeMutableRawPointer in
+                                let m = UnsafeMutableRawPointer.allocate(byteCount: p.count, alignment: 4)
+                                p.withUnsafeBytes { m.copyMemory(from: $0.baseAddress!, byteCount: p.count) }
+                                return m
+                            }
+                            defer { bases.forEach { $0.deallocate() } }
+                            for r in [0..<13, 13..<500, 500..<n] {
+                                for k in 0..<count { agg.setGradient(k, UnsafeRawPointer(bases[k] + width * r.lowerBound)) }
+                                let ok = params.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+                                    reference ? agg.applyReference(count: count, range: r, optimizer: optimizer, params: p.baseAddress!, out: o.baseAddress!, storage: storage)
+                                        : agg.apply(count: count, range: r, optimizer: optimizer, params: p.baseAddress!, out: o.baseAddress!, storage: storage)
+                                } }
+                                XCTAssertTrue(ok)
+                            }
+                            return out
+                        }
+                        w = run(kernel, w, reference: false)
+                        wReference = run(reference, wReference, reference: true)
+                        let what = "\(optimizer) \(storage) count=\(count) step \(step)"
+                        XCTAssertEqual(w.map(\.bitPattern), wReference.map(\.bitPattern), what)
+                        XCTAssertEqual(kernel.velocityValues.map(\.bitPattern), reference.velocityValues.map(\.bitPattern), what)
+                    }
+                }
+            }
+        }
+    }
+
     /// Top-k gradients under plain SGD: the step over the union of the listed entries writes, bit
     /// for bit, what the dense step writes (zeros of both signs in the parameters, entries shared
     /// by several workers, parts of several sizes), and a NaN at a listed entry is caught.

@@ -1,4 +1,6 @@
 import DSGDCore
+import DSGDKernels
+import DSGDKernelTable
 
 /// Averages gradients and applies the SGD step in one pass over memory.
 ///
@@ -55,18 +57,38 @@ public final class Aggregator {
     /// buffer are partly written: the caller keeps `params` and ends the run.
     public func apply(count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
                       out wholeOut: UnsafeMutablePointer<Float>, storage: GradientStorage = .float32) -> Bool {
+        precondition(count >= 1 && count <= capacity)
+        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
+        #if _endian(little)
+        let step = StepKernels.Step(scale: 1 / Float(count), rate: optimizer.learningRate, momentum: optimizer.momentum,
+                                    nesterov: optimizer.nesterov, bfloat16: storage == .bfloat16)
+        return Self.kernel(sources, count, range.count, wholeParams + range.lowerBound, wholeOut + range.lowerBound,
+                           velocity + range.lowerBound, step)
+        #else
+        return applyReference(count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut, storage: storage)
+        #endif
+    }
+
+    /// The active kernel variant's mean-and-step (`VariantStep`): the same bits as
+    /// `applyReference`, in that variant's vectors.
+    static let kernel = Kernels.active.table.step.meanStep
+
+    /// `apply` as plain SIMD8 code: the reference the kernel variants are checked against, and
+    /// the code on a big-endian host.
+    func applyReference(count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
+                        out wholeOut: UnsafeMutablePointer<Float>, storage: GradientStorage = .float32) -> Bool {
+        precondition(count >= 1 && count <= capacity)
+        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
         switch storage {
         case .float32: return apply(Float32Source.self, count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut)
         case .bfloat16: return apply(BFloat16Source.self, count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut)
         }
     }
 
-    /// `apply` for gradients read through `S` (specialised for each).
+    /// `applyReference` for gradients read through `S` (specialised for each).
     @inline(__always)
     private func apply<S: GradientSource>(_: S.Type, count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
                                           out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
-        precondition(count >= 1 && count <= capacity)
-        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
         let n = range.count
         let params = wholeParams + range.lowerBound, out = wholeOut + range.lowerBound
         let scale = 1 / Float(count)

@@ -1,0 +1,1 @@
+../DSGDKernelsVariantSource/VariantStep.swift
