@@ -13,7 +13,7 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
       "comparison": [ {"workers","dim","transport","compress","bytes_per_round","trials",
                        "dsgd_median_ms","gloo_median_ms","ratio","ratio_min","ratio_max",
                        "target_ratio","meets_target","zmq_floor_median_ms","ratio_to_zmq_floor",
-                       "floor_target_ratio","meets_floor_target"}, ... ] | null,
+                       "zmq_floor_to_gloo","floor_target_ratio","meets_floor_target"}, ... ] | null,
       "targets": {"workers": 2, "max_ratio": {"1000": 0.25, "100000": 0.5, "1000000": 1.0}},
       "all_targets_met": true | false | null,
       "note": "..."                      # only when there is something to say
@@ -27,9 +27,15 @@ lines without a "trial" field count as trial 1.
 target_ratio / meets_target are set for the target rows (2 workers, D in 1e3/1e5/1e6 in float32;
 D = 1e6 with --compress bf16 (0.7) and topk:0.01 (0.2), against gloo's float32 all-reduce), null
 otherwise; floor_target_ratio / meets_floor_target for float32 at 2 workers, D = 1e6 (1.1x the
-ZeroMQ floor). A compressed row has no ratio_to_zmq_floor (the floor moves float32).
-ratio_to_zmq_floor = dsgd_median_ms / zmq_floor_median_ms for the same transport, worker count and dim:
-how far dsgd's round is above what raw libzmq moves for the same traffic (1.0 = at the floor).
+ZeroMQ floor).
+ratio_to_zmq_floor = dsgd_median_ms / zmq_floor_median_ms for the same transport, worker count and
+bytes: how far dsgd's round is above what raw libzmq moves for the same traffic (1.0 = at the
+floor). The floor moves float32 both ways: for float32 rows it is the floor at dim, for bf16 and
+fp16 rows (2 bytes a value each way) the floor at ceil(dim / 2); the other encodings move
+different bytes each way and have none.
+zmq_floor_to_gloo = zmq_floor_median_ms / gloo_median_ms (median of the per-trial ratios): the
+ratio to gloo a round would have if it cost nothing but its bytes over ZeroMQ, the lowest a
+target can be met at.
 
 comparison is null only when neither baseline was given. With --zmq but no --gloo the rows carry
 null gloo fields, meets_target is null and all_targets_met is null (no gloo: no verdict).
@@ -79,6 +85,15 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
+def floor_for(zmq_ms, trial, transport, workers, dim, compress):
+    """The ZeroMQ floor (ms) for the bytes of one dsgd configuration, or None."""
+    if compress == "none":
+        return zmq_ms.get((trial, transport, workers, dim))
+    if compress in ("bf16", "fp16") and isinstance(dim, int):
+        return zmq_ms.get((trial, transport, workers, (dim + 1) // 2))
+    return None
+
+
 def compare(dsgd, gloo, zmq_floor):
     """One row per dsgd configuration. gloo / zmq_floor: lists of baseline results, or None when not run."""
     trial = lambda r: r.get("trial", 1)
@@ -90,13 +105,14 @@ def compare(dsgd, gloo, zmq_floor):
         configs.setdefault((d.get("workers"), d.get("dim"), d.get("transport"), d.get("compress", "none")), []).append(d)
     rows = []
     for (workers, dim, transport, compress), results in configs.items():
-        dsgd_t, gloo_t, zmq_t, ratios, zmq_ratios = [], [], [], [], []
+        dsgd_t, gloo_t, zmq_t, ratios, zmq_ratios, floor_ratios = [], [], [], [], [], []
         for d in results:
             t = trial(d)
             ms = number(d.get("median_ms"))
             g = gloo_ms.get((t, workers, dim))
-            # The floor moves float32 both ways: a ratio to it only means something for float32.
-            z = zmq_ms.get((t, transport, workers, dim)) if compress == "none" else None
+            # The floor moves float32 both ways: the same bytes as float32 at dim, or as a 16-bit
+            # encoding at twice the floor's dim; no floor for the others.
+            z = floor_for(zmq_ms, t, transport, workers, dim, compress)
             dsgd_t.append(ms)
             gloo_t.append(g)
             zmq_t.append(z)
@@ -104,6 +120,8 @@ def compare(dsgd, gloo, zmq_floor):
                 ratios.append(ms / g)
             if ms is not None and z:
                 zmq_ratios.append(ms / z)
+            if z and g:
+                floor_ratios.append(z / g)
         ratio = median(ratios)
         zmq_ratio = median(zmq_ratios)
         if compress == "none":
@@ -131,6 +149,7 @@ def compare(dsgd, gloo, zmq_floor):
             "meets_target": meets,
             "zmq_floor_median_ms": median(zmq_t),
             "ratio_to_zmq_floor": round(zmq_ratio, 4) if zmq_ratio is not None else None,
+            "zmq_floor_to_gloo": round(median(floor_ratios), 4) if floor_ratios else None,
             "floor_target_ratio": floor_target,
             "meets_floor_target": (zmq_ratio is not None and zmq_ratio <= floor_target) if floor_target and zmq_floor is not None else None,
         })
