@@ -4,10 +4,11 @@ import DSGDKernelTable
 /// gradients summed in index order, scaled, and the SGD step applied, element by element. The
 /// loops are plain loops over raw pointers that the compiler's loop vectorizer widens to the
 /// variant's vectors (as `VariantWire`'s): up to four gradients in one pass over memory; more in
-/// blocks of `block` elements whose sums are gathered in `out` first (still in L1 for the step). Non-finite sums are
-/// found with integer tests (exponent all ones), which vectorize where a float reduction would
-/// not. Every operation is elementwise and unfused, so each element is the same bits in every
-/// variant and in the reference (Aggregator in DSGDCluster); StepKernelTests checks every variant.
+/// blocks of `block` elements whose sums are gathered in `out` first (still in L1 for the step).
+/// Non-finite sums are found with integer tests (exponent all ones), which vectorize where a
+/// float reduction would not. Every operation is elementwise and unfused, so each element is the
+/// same bits in every variant and in the reference (`Aggregator.applyReference` in DSGDCluster);
+/// StepKernelTests checks every variant against the rule, AggregatorTests against the reference.
 enum VariantStep {
     /// Elements per block when more than four gradients are summed (4 KB of `out`).
     static var block: Int { 1024 }

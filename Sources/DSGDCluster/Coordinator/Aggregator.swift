@@ -2,14 +2,17 @@ import DSGDCore
 import DSGDKernels
 import DSGDKernelTable
 
-/// Averages gradients and applies the SGD step in one pass over memory.
+/// Averages gradients and applies the SGD step in one pass over memory, through the active
+/// kernel variant's `meanStep` (`VariantStep`, built for the CPU at hand) on a little-endian host,
+/// and through `applyReference`, plain SIMD8 code that writes the same bits, otherwise.
 ///
-/// For each group of 8 parameters the gradients are summed in worker-id order
+/// Per parameter the gradients are summed in worker-id order
 /// (`((g0 + g1) + g2) + ...`, so arrival order never changes a bit of the result), scaled by 1/N
 /// and applied exactly as `SGD.step` does (`v = m v + s g; w' = w - lr v`, Nesterov
 /// `w' = w - lr (s g + m v)`, or without momentum `w' = w - lr (s g)`),
 /// writing the new parameters to a separate buffer. NaN or infinity anywhere in the sum is
-/// detected on the way (`x * 0` is NaN only for non-finite `x`). No allocation after `init`.
+/// detected on the way (the kernels test for an exponent of all ones; the reference uses that
+/// `x * 0` is NaN only for non-finite `x`). No allocation after `init`.
 public final class Aggregator {
     public let parameterCount: Int
     private let velocity: UnsafeMutablePointer<Float>
