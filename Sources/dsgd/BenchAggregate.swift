@@ -32,36 +32,36 @@ extension DSGD {
 
         func run() throws {
             for kind in storage {
-            let bf16 = kind == "bfloat16"
-            for d in dims {
-                for n in workers {
-                    // bf16 gradients take half the bytes: the same buffers, read as 16-bit values.
-                    let grads = (0..<n).map { k in ZeroCopyBufferStandIn(count: d, value: Float(k + 1) * 1e-3) }
-                    let params = ZeroCopyBufferStandIn(count: d, value: 1)
-                    let out = ZeroCopyBufferStandIn(count: d, value: 0)
-                    let agg = Aggregator(parameterCount: d, maxGradients: n)
-                    for k in 0..<n { agg.setGradient(k, UnsafeRawPointer(grads[k].pointer)) }
-                    let sgd = SGD(learningRate: 0.1)
-                    var times: [Double] = []
-                    var copyTimes: [Double] = []
-                    for _ in 0..<repeats {
-                        let t0 = monotonicSeconds()
-                        _ = agg.apply(count: n, range: 0..<d, optimizer: sgd, params: params.pointer, out: out.pointer,
-                                      storage: bf16 ? .bfloat16 : .float32)
-                        let t1 = monotonicSeconds()
-                        for k in 0..<n { UnsafeMutableRawPointer(out.pointer).copyMemory(from: grads[k].pointer, byteCount: d * (bf16 ? 2 : 4)) }
-                        let t2 = monotonicSeconds()
-                        times.append(t1 - t0)
-                        copyTimes.append(t2 - t1)
+                let bf16 = kind == "bfloat16"
+                for d in dims {
+                    for n in workers {
+                        // bf16 gradients take half the bytes: the same buffers, read as 16-bit values.
+                        let grads = (0..<n).map { k in ZeroCopyBufferStandIn(count: d, value: Float(k + 1) * 1e-3) }
+                        let params = ZeroCopyBufferStandIn(count: d, value: 1)
+                        let out = ZeroCopyBufferStandIn(count: d, value: 0)
+                        let agg = Aggregator(parameterCount: d, maxGradients: n)
+                        for k in 0..<n { agg.setGradient(k, UnsafeRawPointer(grads[k].pointer)) }
+                        let sgd = SGD(learningRate: 0.1)
+                        var times: [Double] = []
+                        var copyTimes: [Double] = []
+                        for _ in 0..<repeats {
+                            let t0 = monotonicSeconds()
+                            _ = agg.apply(count: n, range: 0..<d, optimizer: sgd, params: params.pointer, out: out.pointer,
+                                          storage: bf16 ? .bfloat16 : .float32)
+                            let t1 = monotonicSeconds()
+                            for k in 0..<n { UnsafeMutableRawPointer(out.pointer).copyMemory(from: grads[k].pointer, byteCount: d * (bf16 ? 2 : 4)) }
+                            let t2 = monotonicSeconds()
+                            times.append(t1 - t0)
+                            copyTimes.append(t2 - t1)
+                        }
+                        times.sort()
+                        copyTimes.sort()
+                        let med = times[times.count / 2], copyMed = copyTimes[copyTimes.count / 2]
+                        let gradientBytes = Double(n * d * (bf16 ? 2 : 4)), bytes = gradientBytes + Double(2 * d * 4)
+                        writeLine("{\"benchmark\":\"aggregate\",\"storage\":\"\(kind)\",\"dim\":\(d),\"gradients\":\(n),\"median_ms\":\(String(format: "%.4f", med * 1e3)),"
+                            + "\"gb_per_s\":\(String(format: "%.2f", bytes / med / 1e9)),\"memcpy_gb_per_s\":\(String(format: "%.2f", 2 * gradientBytes / copyMed / 1e9)),\(benchMachineFields)}", to: 1)
                     }
-                    times.sort()
-                    copyTimes.sort()
-                    let med = times[times.count / 2], copyMed = copyTimes[copyTimes.count / 2]
-                    let gradientBytes = Double(n * d * (bf16 ? 2 : 4)), bytes = gradientBytes + Double(2 * d * 4)
-                    writeLine("{\"benchmark\":\"aggregate\",\"storage\":\"\(kind)\",\"dim\":\(d),\"gradients\":\(n),\"median_ms\":\(String(format: "%.4f", med * 1e3)),"
-                        + "\"gb_per_s\":\(String(format: "%.2f", bytes / med / 1e9)),\"memcpy_gb_per_s\":\(String(format: "%.2f", 2 * gradientBytes / copyMed / 1e9)),\(benchMachineFields)}", to: 1)
                 }
-            }
             }
         }
     }

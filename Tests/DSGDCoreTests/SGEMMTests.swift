@@ -83,7 +83,8 @@ final class SGEMMTests: XCTestCase {
     }
 
     func testAccumulate() {
-        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (37, 300, 270)] {
+        // (37, 64, 270): whole panels in every variant and one block of rows, so B is read in place.
+        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (37, 300, 270), (37, 64, 270)] {
             check(m: m, n: n, k: k, ta: false, tb: true, accumulate: true)
             check(m: m, n: n, k: k, ta: true, tb: false, accumulate: true)
             check(m: m, n: n, k: k, ta: false, tb: false, accumulate: true)
@@ -93,7 +94,7 @@ final class SGEMMTests: XCTestCase {
     /// The fused epilogue: bias on every row, ReLU after the last k block only (k = 600 spans three
     /// blocks, so a ReLU applied early would show).
     func testBiasAndReLU() {
-        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (13, 33, 17), (37, 300, 600), (1, 5, 0)] {
+        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (13, 33, 17), (37, 300, 600), (24, 64, 600), (1, 5, 0)] {
             check(m: m, n: n, k: k, ta: false, tb: true, accumulate: false, bias: true, relu: true)
             check(m: m, n: n, k: k, ta: false, tb: true, accumulate: false, bias: true, relu: false)
             check(m: m, n: n, k: k, ta: false, tb: false, accumulate: true, bias: false, relu: true)

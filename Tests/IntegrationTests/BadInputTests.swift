@@ -23,6 +23,7 @@ final class BadInputTests: ClusterTestCase {
         try assertRejected(["run", "--mode", "sideways"], mentions: "sideways")
         try assertRejected(["run", "--bind", "http://x"], mentions: "must start with tcp:// or ipc://")
         try assertRejected(["run", "--bind", "tcp://256.1.1.1:0", "--out", path("bad-bind")], mentions: "256.1.1.1")
+        try assertRejected(["bench", "aggregate", "--storage", "float64"], mentions: "unknown --storage 'float64'")
     }
 
     func testWorkerGivesUpOnUnreachableCoordinator() throws {
