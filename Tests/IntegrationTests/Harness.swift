@@ -77,6 +77,19 @@ class ClusterTestCase: XCTestCase {
         return nil
     }
 
+    /// Waits for a progress line (`step N/total  epoch ...` or `step N  epoch ...`) with N >= `step`.
+    /// Progress lines come at most ten a second, so the line of one given step may never be printed.
+    func waitForProgress(_ process: ChildProcess, atLeastStep step: Int, timeout: Double = 60) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let l = waitForLine(process, containing: "step ", timeout: deadline.timeIntervalSinceNow) else { return nil }
+            let words = l.split(separator: " ")
+            guard words.count > 1, words[0] == "step", let n = Int(words[1].split(separator: "/")[0]) else { continue }
+            if n >= step { return l }
+        }
+        return nil
+    }
+
     func summary(_ dir: String) throws -> RunSummary { try RunDirectory(path: dir).readSummary() }
 
     func params(_ dir: String) throws -> ParamsFile {
