@@ -1,6 +1,6 @@
 import ArgumentParser
+import DSGDCluster
 import DSGDKernels
-import Foundation
 
 extension DSGD {
     /// `dsgd bench`: benchmarks that print machine-readable results.
@@ -11,19 +11,5 @@ extension DSGD {
     }
 }
 
-/// `s` as a JSON string literal (for the benchmarks' hand-written JSON lines).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
-}
-
 /// `"kernel":"…","cpu":"…"`: the kernel variant in use and the CPU, for every benchmark line.
-var benchMachineFields: String { "\"kernel\":\"\(Kernels.active.name)\",\"cpu\":\(jsonString(Kernels.cpuModel))" }
+var benchMachineFields: String { "\"kernel\":\"\(Kernels.active.name)\",\"cpu\":\(CompareTable.jsonQuoted(Kernels.cpuModel))" }

@@ -46,7 +46,7 @@ extension DSGD {
         func run() throws {
             let kernels = Kernels.active
             let logregShape = (examples: 200_000, dimension: 100)
-            writeLine("{\"benchmark\":\"machine\",\"cpu\":\(jsonString(Kernels.cpuModel)),\"kernel\":\"\(kernels.name)\","
+            writeLine("{\"benchmark\":\"machine\",\"cpu\":\(CompareTable.jsonQuoted(Kernels.cpuModel)),\"kernel\":\"\(kernels.name)\","
                 + "\"lanes\":\(kernels.lanes),\"sgemm_tile\":\"\(kernels.table.tile.rows)x\(kernels.table.tile.columns)\","
                 + "\"fused_multiply_add\":\(kernels.table.fusedMultiplyAdd)}", to: 1)
             let probe = BandwidthProbe(kernels: kernels, bytes: logregShape.examples * (logregShape.dimension + 1) * 4)

@@ -60,8 +60,7 @@ public final class Aggregator {
     /// buffer are partly written: the caller keeps `params` and ends the run.
     public func apply(count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
                       out wholeOut: UnsafeMutablePointer<Float>, storage: GradientStorage = .float32) -> Bool {
-        precondition(count >= 1 && count <= capacity)
-        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
+        checkArguments(count, range)
         #if _endian(little)
         let step = StepKernels.Step(scale: 1 / Float(count), rate: optimizer.learningRate, momentum: optimizer.momentum,
                                     nesterov: optimizer.nesterov, bfloat16: storage == .bfloat16)
@@ -72,6 +71,12 @@ public final class Aggregator {
         #endif
     }
 
+    /// Traps unless `count` gradients fit and `range` lies within the parameters.
+    private func checkArguments(_ count: Int, _ range: Range<Int>) {
+        precondition(count >= 1 && count <= capacity)
+        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
+    }
+
     /// The active kernel variant's mean-and-step (`VariantStep`): the same bits as
     /// `applyReference`, in that variant's vectors.
     static let kernel = Kernels.active.table.step.meanStep
@@ -80,8 +85,7 @@ public final class Aggregator {
     /// the code on a big-endian host.
     func applyReference(count: Int, range: Range<Int>, optimizer: SGD, params wholeParams: UnsafePointer<Float>,
                         out wholeOut: UnsafeMutablePointer<Float>, storage: GradientStorage = .float32) -> Bool {
-        precondition(count >= 1 && count <= capacity)
-        precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
+        checkArguments(count, range)
         switch storage {
         case .float32: return apply(Float32Source.self, count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut)
         case .bfloat16: return apply(BFloat16Source.self, count: count, range: range, optimizer: optimizer, params: wholeParams, out: wholeOut)

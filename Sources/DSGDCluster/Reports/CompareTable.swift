@@ -256,7 +256,8 @@ public struct CompareTable {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    static func jsonQuoted(_ s: String) -> String {
+    /// `s` as a JSON string literal (also the benchmarks' hand-written JSON lines).
+    public static func jsonQuoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
