@@ -44,7 +44,8 @@ public enum Variant {
             decodeBinary16: { p, out, n in VariantWire.decodeBinary16(p, out, n) },
             encodeSign: { x, out, n in VariantWire.encodeSign(x, out, n) },
             decodeSign: { p, out, n in VariantWire.decodeSign(p, out, n) },
-            accumulateAndEncodeSign: { x, r, out, n in VariantWire.accumulateAndEncodeSign(x, r, out, n) }),
+            accumulateAndEncodeSign: { x, r, out, n in VariantWire.accumulateAndEncodeSign(x, r, out, n) },
+            gatherAtLeast: { v, a, n, t, limit, out in VariantWire.gatherAtLeast(v, a, n, t, limit, out) }),
         step: StepKernels(meanStep: { g, count, n, w, out, v, step in VariantStep.meanStep(g, count, n, w, out, v, step) }))
 
     /// Whether `madd` is one fused instruction here.

@@ -174,4 +174,53 @@ enum VariantWire {
             bits[i] = (Float(bitPattern: x) - Float(bitPattern: plus | x & 0x8000_0000)).bitPattern
         }
     }
+
+    // MARK: top-k candidates
+
+    /// `topk`'s candidate pass (`WireKernels.gatherAtLeast`; GradientCodec+TopK.swift): over
+    /// `values[0..<n]`, `n` a multiple of 16, sixteen at a time. With `addends`, the sixteen
+    /// become `values[i] + addends[i]` first, stored. Then, if any key `bits & 0x7FFF_FFFF`
+    /// reaches `threshold` (a signed comparison: both are below 2^31), one bit per lane that
+    /// reaches it and one write per such lane, in lane order. Stops after the chunk that takes the
+    /// count above `limit`. Not a loop the vectorizer could widen (its writes depend on the
+    /// values), so it is written in `SIMD16` operations, which this variant's instructions carry
+    /// out whole (one register on AVX-512, two on AVX2, four on the portable build).
+    static func gatherAtLeast(_ values: UnsafeMutablePointer<Float>, _ addends: UnsafePointer<Float>?, _ n: Int,
+                              _ threshold: UInt32, _ limit: Int, _ indices: UnsafeMutablePointer<UInt32>) -> (count: Int, end: Int) {
+        if let addends { return gather(values, addends, n, threshold, limit, indices, adding: true) }
+        return gather(values, values, n, threshold, limit, indices, adding: false)
+    }
+
+    /// `gatherAtLeast`, specialised for adding or not by inlining.
+    @inline(__always)
+    static func gather(_ values: UnsafeMutablePointer<Float>, _ addends: UnsafePointer<Float>, _ n: Int, _ threshold: UInt32,
+                       _ limit: Int, _ indices: UnsafeMutablePointer<UInt32>, adding: Bool) -> (count: Int, end: Int) {
+        let raw = UnsafeMutableRawPointer(values), extra = UnsafeRawPointer(addends)
+        let magnitude = SIMD16<Int32>(repeating: 0x7FFF_FFFF), reach = SIMD16<Int32>(repeating: Int32(bitPattern: threshold))
+        let laneBits = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+        var m = 0, i = 0
+        while i < n {
+            var v = raw.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+            if adding {
+                v += extra.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+                raw.storeBytes(of: v, toByteOffset: 4 &* i, as: SIMD16<Float>.self)
+            }
+            let hit = unsafeBitCast(v, to: SIMD16<Int32>.self) & magnitude .>= reach
+            if any(hit) {
+                // The lanes' bits ORed together in halves (vector shuffles and ORs; `wrappedSum`
+                // was taken apart lane by lane).
+                let bits = SIMD16<UInt32>(repeating: 0).replacing(with: laneBits, where: hit)
+                let eight = bits.lowHalf | bits.highHalf, four = eight.lowHalf | eight.highHalf, two = four.lowHalf | four.highHalf
+                var lanes = two[0] | two[1]
+                while lanes != 0 {
+                    indices[m] = UInt32(truncatingIfNeeded: i &+ lanes.trailingZeroBitCount)
+                    m &+= 1
+                    lanes &= lanes &- 1
+                }
+                if m > limit { return (m, i &+ 16) }
+            }
+            i &+= 16
+        }
+        return (m, n)
+    }
 }

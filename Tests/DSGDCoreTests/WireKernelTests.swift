@@ -10,6 +10,8 @@ import XCTest
 ///   the sign, and decoding keeps a NaN's payload bits);
 /// - sign: the scale summed in the documented eight lanes by a plain loop, each bit read by
 ///   index, and error feedback as `(r + v) - (±scale)`.
+/// - top-k's candidate pass: a scalar loop over the keys `bits & 0x7FFF_FFFF`, with the sums of
+///   error feedback computed first.
 /// Every comparison is of bits (no tolerance): the encodings are exact functions.
 final class WireKernelTests: XCTestCase {
     /// Part lengths: empty-tail and tail cases around the vector widths (4, 8, 16 lanes).
@@ -159,6 +161,49 @@ final class WireKernelTests: XCTestCase {
                 let scale = referenceScale(sum)
                 let kept = sum.map { $0 - ($0.sign == .minus ? -scale : scale) }
                 XCTAssertEqual(residual.map(\.bitPattern), kept.map(\.bitPattern), "\(kernels.name) n \(n): what is kept")
+            }
+        }
+    }
+
+    /// `topk`'s candidate pass: the indices whose key reaches the threshold, ascending, and with
+    /// addends the stored sums, on lengths of whole chunks of 16 (from one chunk to many), at a
+    /// threshold that about a tenth of the values reach, at one above every key (no candidate), at
+    /// zero (all of them), and with a limit that the count passes midway: the pass stops after
+    /// the chunk that passed it, and with addends has added exactly the chunks it did.
+    func testTopKCandidatePass() {
+        for kernels in testedKernels {
+            for n in [16, 32, 16 * 7, 16 * 65] {
+                let v = gradientLike(n, seed: UInt64(n) + 11), a = gradientLike(n, seed: UInt64(n) + 12)
+                let sorted = v.map { $0.bitPattern & 0x7FFF_FFFF }.sorted()
+                for threshold in [sorted[n - n / 10 - 1], 0x7FFF_FFFF, 0] {
+                    for adding in [false, true] {
+                        for limit in [n, n / 3] {
+                            let context = "\(kernels.name) n \(n) threshold \(threshold) adding \(adding) limit \(limit)"
+                            var values = v, indices = [UInt32](repeating: 0xFFFF_FFFF, count: n + 16)
+                            let (count, end) = values.withUnsafeMutableBufferPointer { vb in a.withUnsafeBufferPointer { ab in
+                                indices.withUnsafeMutableBufferPointer {
+                                    kernels.table.wire.gatherAtLeast(vb.baseAddress!, adding ? ab.baseAddress! : nil, n, threshold, limit, $0.baseAddress!)
+                                }
+                            } }
+                            // The reference: chunk by chunk, stopping after the chunk that passes the limit.
+                            var expected: [UInt32] = [], expectedEnd = n, sums = v
+                            var i = 0
+                            while i < n {
+                                for j in i..<(i + 16) {
+                                    if adding { sums[j] = v[j] + a[j] }
+                                    if sums[j].bitPattern & 0x7FFF_FFFF >= threshold { expected.append(UInt32(j)) }
+                                }
+                                i += 16
+                                if expected.count > limit { expectedEnd = i; break }
+                            }
+                            XCTAssertEqual(count, expected.count, context)
+                            XCTAssertEqual(end, expectedEnd, context)
+                            XCTAssertEqual(Array(indices.prefix(count)), expected, context)
+                            XCTAssertEqual(values.map(\.bitPattern), (adding ? Array(sums.prefix(expectedEnd)) + v.suffix(n - expectedEnd) : v).map(\.bitPattern),
+                                           "\(context): the values (the sums where added)")
+                        }
+                    }
+                }
             }
         }
     }

@@ -118,43 +118,18 @@ extension GradientCodec {
         }
         let t0 = select(scratch, count: samples, rank: samples - wanted)
         // Room for the indices, and for their keys after them: half the part each. A chunk of 16
-        // may add up to 16 more before the count is checked.
+        // may add up to 16 more before the count is checked. The whole chunks go through the
+        // active kernel variant's pass (`WireKernels.gatherAtLeast`), the rest below.
         let limit = n / 2 - 16
-        let bits = UnsafeRawPointer(values.baseAddress!)
-        let mask = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), reach = SIMD16<Int32>(repeating: Int32(bitPattern: t0))
-        let laneBits = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-        var m = 0, i = 0
-        while i + 16 <= n {
-            let word: SIMD16<UInt32>
-            if let addends, let target {
-                let sum = UnsafeRawPointer(target).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-                    + UnsafeRawPointer(addends).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-                UnsafeMutableRawPointer(target).storeBytes(of: sum, toByteOffset: 4 * i, as: SIMD16<Float>.self)
-                word = unsafeBitCast(sum, to: SIMD16<UInt32>.self)
-            } else {
-                word = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-            }
-            let keys = SIMD16<Int32>(truncatingIfNeeded: word & mask)
-            // keys - reach is negative in every lane that falls short (both are below 2^31): the
-            // sign bit of the lanes ANDed together says whether any lane reached, in a few
-            // instructions (`any` and `min` are calls). Then one bit per lane that reached, and
-            // one write per candidate.
-            let short = keys &- reach
-            let half = short.lowHalf & short.highHalf, quarter = half.lowHalf & half.highHalf
-            if quarter[0] & quarter[1] & quarter[2] & quarter[3] >= 0 {
-                var lanes = SIMD16<UInt32>(repeating: 0).replacing(with: laneBits, where: keys .>= reach).wrappedSum()
-                while lanes != 0 {
-                    scratch[m] = UInt32(truncatingIfNeeded: i + lanes.trailingZeroBitCount)
-                    m &+= 1
-                    lanes &= lanes &- 1
-                }
-                if m > limit {
-                    finishAdding(from: i + 16)
-                    return nil
-                }
-            }
-            i += 16
+        let whole = n & ~15
+        // Written only with addends, and then `values` is `target`.
+        let v = target ?? UnsafeMutablePointer(mutating: values.baseAddress!)
+        let (gathered, end) = wire.gatherAtLeast(v, addends, whole, t0, limit, scratch)
+        if gathered > limit {
+            finishAdding(from: end)
+            return nil
         }
+        var m = gathered, i = whole
         while i < n {
             if let addends, let target { target[i] += addends[i] }
             scratch[m] = UInt32(truncatingIfNeeded: i)
