@@ -223,14 +223,27 @@ final class GradientCodecTests: XCTestCase {
         }
     }
 
+    /// Every rank of small ranges with many ties (ranges at and around the insertion sort's 16),
+    /// and ranks across larger ranges of distinct keys, of keys all equal, and of two values.
     func testSelectFindsEveryRank() {
         var rng = SystemRandomNumberGenerator()
-        for n in [1, 2, 3, 10, 257] {
+        for n in [1, 2, 3, 10, 16, 17, 257] {
             let values = (0..<n).map { _ in Float(Int.random(in: 0...20, using: &rng)) }
             let sorted = values.sorted()
             for rank in 0..<n {
                 var a = values
                 XCTAssertEqual(a.withUnsafeMutableBufferPointer { GradientCodec.select($0.baseAddress!, count: n, rank: rank) }, sorted[rank])
+            }
+        }
+        let n = 5000
+        for (name, keys) in [("distinct", (0..<n).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }),
+                             ("equal", [UInt32](repeating: 7, count: n)),
+                             ("two values", (0..<n).map { _ in Bool.random(using: &rng) ? UInt32(3) : 9 })] {
+            let sorted = keys.sorted()
+            for rank in [0, 1, n / 3, n / 2, n - 2, n - 1] {
+                var a = keys
+                XCTAssertEqual(a.withUnsafeMutableBufferPointer { GradientCodec.select($0.baseAddress!, count: n, rank: rank) }, sorted[rank], "\(name), rank \(rank)")
+                XCTAssertEqual(a.sorted(), sorted, "\(name): select only reorders")
             }
         }
     }
