@@ -261,6 +261,14 @@ enum VariantAffine {
     @inline(__always)
     static func prefetchRows(_ x: UnsafePointer<Float>, _ d: Int, _ indices: UnsafePointer<UInt32>,
                              from: Int, to: Int, bytes: Int) {
+        guard from < to else { return }
+        let first = Int(indices[from])
+        if Int(indices[to - 1]) &- first == to - 1 - from {
+            // Consecutive rows (as the batches of a sequential pass are): one run of lines, each
+            // line once, where row by row the line two rows share is prefetched twice.
+            prefetch(UnsafeRawPointer(x + first &* d), bytes: (to - from) &* bytes)
+            return
+        }
         var k = from
         while k < to {
             prefetch(UnsafeRawPointer(x + Int(indices[k]) &* d), bytes: bytes)
