@@ -15,10 +15,11 @@ public struct KernelTable: Sendable {
     /// ReLU backward: d, mask h, count.
     public typealias ReLUBackward = @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void
     /// Fused affine loss and gradient: logistic (else squared), parameters, dimension, features,
-    /// targets, batch, gradient; returns the mean loss.
+    /// targets, batch, gradient, the next call's batch (a prefetch hint, possibly empty); returns
+    /// the mean loss.
     public typealias AffineGradient = @Sendable (
         Bool, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeBufferPointer<UInt32>,
-        UnsafeMutablePointer<Float>
+        UnsafeMutablePointer<Float>, UnsafeBufferPointer<UInt32>
     ) -> Double
     /// Affine mean loss over rows `0..<examples`: logistic, parameters, dimension, features, targets, examples.
     public typealias AffineLoss = @Sendable (Bool, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Double

@@ -26,14 +26,18 @@ public enum AffineKernels {
     /// - `parameters`: `dimension + 1` floats, `[w, b]`.
     /// - `features`: row-major, `dimension` floats per row; `targets`: one float per row. Every
     ///   index in `batch` must be a valid row.
+    /// - `next`: the rows the next call will read, if known, or empty (a hint: the first of them are
+    ///   prefetched while this batch's last rows are computed; valid rows, as in `batch`, but only
+    ///   prefetched, so the result does not depend on them).
     /// An empty batch gives NaN (a mean over nothing).
     public static func lossAndGradient(
         _ loss: Loss, parameters: UnsafePointer<Float>, dimension: Int,
         features: UnsafePointer<Float>, targets: UnsafePointer<Float>,
-        batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>
+        batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>,
+        next: UnsafeBufferPointer<UInt32> = UnsafeBufferPointer(start: nil, count: 0)
     ) -> Double {
         Kernels.active.lossAndGradient(loss, parameters: parameters, dimension: dimension, features: features,
-                                       targets: targets, batch: batch, gradient: gradient)
+                                       targets: targets, batch: batch, gradient: gradient, next: next)
     }
 
     /// The mean loss over rows `0..<examples` (the same blocks and sums as `lossAndGradient` over

@@ -71,9 +71,10 @@ public struct Kernels: Sendable {
     public func lossAndGradient(
         _ loss: AffineKernels.Loss, parameters: UnsafePointer<Float>, dimension: Int,
         features: UnsafePointer<Float>, targets: UnsafePointer<Float>,
-        batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>
+        batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>,
+        next: UnsafeBufferPointer<UInt32> = UnsafeBufferPointer(start: nil, count: 0)
     ) -> Double {
-        table.affineGradient(loss == .logistic, parameters, dimension, features, targets, batch, gradient)
+        table.affineGradient(loss == .logistic, parameters, dimension, features, targets, batch, gradient, next)
     }
 
     /// `AffineKernels.meanLoss` on this variant.

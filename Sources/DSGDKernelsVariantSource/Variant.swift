@@ -11,9 +11,9 @@ public enum Variant {
         },
         columnSums: { a, rows, cols, lda, out in VariantSGEMM.columnSums(a, rows: rows, cols: cols, lda: lda, into: out) },
         reluBackward: { d, h, count in VariantSGEMM.reluBackward(d, mask: h, count: count) },
-        affineGradient: { logistic, w, d, x, y, batch, g in
+        affineGradient: { logistic, w, d, x, y, batch, g, next in
             VariantAffine.lossAndGradient(logistic: logistic, parameters: w, dimension: d, features: x, targets: y,
-                                          batch: batch, gradient: g)
+                                          batch: batch, gradient: g, next: next)
         },
         affineLoss: { logistic, w, d, x, y, n in
             VariantAffine.meanLoss(logistic: logistic, parameters: w, dimension: d, features: x, targets: y, examples: n)

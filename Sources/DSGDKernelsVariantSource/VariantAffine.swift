@@ -56,15 +56,19 @@ enum VariantAffine {
     /// - `parameters`: `dimension + 1` floats, `[w, b]`.
     /// - `features`: row-major, `dimension` floats per row; `targets`: one float per row. Every
     ///   index in `batch` must be a valid row.
+    /// - `next`: the next call's rows (a hint; may be empty): the first `prefetchRows(d)` of them
+    ///   are prefetched while the last rows of this batch are computed, so that the next call does
+    ///   not start on rows still in DRAM. Only prefetched, never read.
     /// An empty batch gives NaN (a mean over nothing).
     static func lossAndGradient(
         logistic: Bool, parameters: UnsafePointer<Float>, dimension: Int,
         features: UnsafePointer<Float>, targets: UnsafePointer<Float>,
-        batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>
+        batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>,
+        next: UnsafeBufferPointer<UInt32>
     ) -> Double {
         logistic
-            ? fused(LogisticLaneLoss.self, parameters, dimension, features, targets, batch, gradient)
-            : fused(SquaredLaneLoss.self, parameters, dimension, features, targets, batch, gradient)
+            ? fused(LogisticLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next)
+            : fused(SquaredLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next)
     }
 
     /// The mean loss over rows `0..<examples` (the same blocks and sums as `lossAndGradient` over
@@ -142,7 +146,7 @@ enum VariantAffine {
     @inline(__always)
     static func fused<L: LaneLoss>(
         _: L.Type, _ w: UnsafePointer<Float>, _ d: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-        _ batch: UnsafeBufferPointer<UInt32>, _ g: UnsafeMutablePointer<Float>
+        _ batch: UnsafeBufferPointer<UInt32>, _ g: UnsafeMutablePointer<Float>, _ next: UnsafeBufferPointer<UInt32>
     ) -> Double {
         let n = batch.count
         guard n > 0 else {
@@ -156,9 +160,11 @@ enum VariantAffine {
         let group = groupRows(d)
         let ahead = prefetchRows(d)
         let rowBytes = d * MemoryLayout<Float>.stride
-        // Rows `0 ..< prefetched` have been prefetched: the first block now, then at most
-        // `perBlock` rows per block until `ahead` rows ahead of the forward pass.
+        // Rows `0 ..< prefetched` of the batch followed by `next` have been prefetched: the first
+        // block now, then at most `perBlock` rows per block until `ahead` rows ahead of the forward
+        // pass, which near the end of the batch reaches into the first `ahead` rows of `next`.
         let perBlock = 12
+        let last = n + min(next.count, ahead)
         var prefetched = min(8, n)
         prefetchRows(x, d, indices, from: 0, to: prefetched, bytes: rowBytes)
         var lossSum = SIMD4<Double>()
@@ -172,9 +178,12 @@ enum VariantAffine {
                 // Forward: z = w.x + b, after the prefetches of the rows `ahead` further on.
                 var b = start, slot = 0
                 while b < end {
-                    let upTo = min(min(b + ahead + 8, n), prefetched + perBlock)
+                    let upTo = min(min(b + ahead + 8, last), prefetched + perBlock)
                     if upTo > prefetched {
-                        prefetchRows(x, d, indices, from: prefetched, to: upTo, bytes: rowBytes)
+                        prefetchRows(x, d, indices, from: prefetched, to: min(upTo, n), bytes: rowBytes)
+                        if upTo > n, let nextRows = next.baseAddress {
+                            prefetchRows(x, d, nextRows, from: max(prefetched, n) - n, to: upTo - n, bytes: rowBytes)
+                        }
                         prefetched = upTo
                     }
                     zs[slot] = outputs(w, d, RowBlock(x, d, indices, b, min(8, end - b)), tail) + bias

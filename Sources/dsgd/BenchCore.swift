@@ -14,7 +14,8 @@ extension DSGD {
             discussion: """
                 Workloads (as scripts/torch_core.py): logistic regression d=100 at b=64 and b=1024, MLP \
                 784-256-256-10 at b=64 and b=256, each over minibatches of consecutive rows of a random \
-                data set, lr 0.01. Also SGEMM GFLOP/s for the three products of the MLP's first layer. \
+                data set, lr 0.01, each step told the next step's rows (the prefetch hint a worker gives \
+                from its shard). Also SGEMM GFLOP/s for the three products of the MLP's first layer. \
                 Each line: benchmark, workload, batch, steps, samples_per_s (or gflop_per_s); the best of \
                 --repeats timed runs is reported. \
                 The first lines name the CPU and the kernel variant (avx512, avx2 or portable: the fastest \
@@ -198,7 +199,8 @@ extension DSGD {
         }
 
         /// Samples/s of `steps` minibatch steps (loss and gradient, then `w -= lr g` in place) over
-        /// consecutive rows `j = (i * batch) % (examples - batch)`, like torch_core.py: the best of
+        /// consecutive rows `j = (i * batch) % (examples - batch)`, like torch_core.py, each step told
+        /// the next step's rows (the prefetch hint a worker gives from its shard): the best of
         /// `max(repeats, 5)` runs, each paired with one measurement of `yardstick`; the fraction of
         /// it (`paired`, with `perExample` bytes or FLOPs an example); and the start of the JSON line
         /// (without the closing brace).
@@ -207,18 +209,25 @@ extension DSGD {
             let examples = data.examples
             var params = model.initialParameters()
             var grad = [Float](repeating: 0, count: model.parameterCount)
-            var indices = [UInt32](repeating: 0, count: batch)
+            var indices = [UInt32](repeating: 0, count: 2 * batch)   // this step's rows, then the next's
             let sgd = SGD(learningRate: 0.01)
             var lastLoss = 0.0
             func run(_ count: Int) {
                 params.withUnsafeMutableBufferPointer { p in
                     grad.withUnsafeMutableBufferPointer { g in
                         indices.withUnsafeMutableBufferPointer { idx in
+                            // Step i's rows in half i % 2 of `idx`.
+                            func fill(step i: Int) {
+                                let start = (i * batch) % (examples - batch), half = (i % 2) * batch
+                                for r in 0..<batch { idx[half + r] = UInt32(start + r) }
+                            }
+                            fill(step: 0)
                             for i in 0..<count {
-                                let start = (i * batch) % (examples - batch)
-                                for r in 0..<batch { idx[r] = UInt32(start + r) }
+                                fill(step: i + 1)
+                                let now = (i % 2) * batch, next = batch - now
                                 lastLoss = model.lossAndGradient(parameters: UnsafeBufferPointer(p), data: data,
-                                                              batch: UnsafeBufferPointer(idx), gradient: g)
+                                                                 batch: UnsafeBufferPointer(rebasing: idx[now ..< now + batch]), gradient: g,
+                                                                 next: UnsafeBufferPointer(rebasing: idx[next ..< next + batch]))
                                 sgd.step(params: p.baseAddress!, gradient: g.baseAddress!, scale: 1,
                                          velocity: p.baseAddress!, out: p.baseAddress!, count: p.count)
                             }

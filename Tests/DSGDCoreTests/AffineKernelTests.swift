@@ -289,6 +289,45 @@ final class AffineKernelTests: XCTestCase {
         }
     }
 
+    /// The next batch is only prefetched: with consecutive rows (prefetched as one run of lines) and
+    /// random ones, in this batch and in the next, a next batch shorter and longer than the
+    /// prefetch distance or empty, every variant gives the bits it gives without the hint (which
+    /// `checkFused` compares with float64).
+    func testNextBatchHintLeavesTheResultUnchanged() {
+        let examples = 3000
+        for kernels in testedKernels {
+            for d in [3, 100, 785] {
+                let data = randomData(examples: examples, dimension: d, logistic: true, seed: UInt64(d))
+                var rng = SplitMix64(seed: UInt64(d) + 1)
+                let w = (0...d).map { _ in Float(0.1 * (2 * rng.nextUnit() - 1)) }
+                for batchSize in [5, 64, 1000] {
+                    let consecutive = (0..<batchSize).map { UInt32(7 + $0) }
+                    let random = (0..<batchSize).map { _ in UInt32(rng.next() % UInt64(examples)) }
+                    for batch in [consecutive, random] {
+                        let nexts: [[UInt32]] = [[], (0..<3).map { UInt32(1000 + $0) }, (0..<batchSize).map { UInt32(2000 - $0) },
+                                                 (0..<500).map { UInt32(2500 + $0) }, (0..<40).map { _ in UInt32(rng.next() % UInt64(examples)) }]
+                        var results: [(Double, [UInt32])] = []
+                        for next in nexts {
+                            var g = [Float](repeating: .nan, count: d + 1)
+                            let loss = w.withUnsafeBufferPointer { wp in data.features.withUnsafeBufferPointer { xs in data.targets.withUnsafeBufferPointer { ys in
+                                batch.withUnsafeBufferPointer { bp in next.withUnsafeBufferPointer { np in g.withUnsafeMutableBufferPointer { gp in
+                                    kernels.lossAndGradient(.logistic, parameters: wp.baseAddress!, dimension: d, features: xs.baseAddress!,
+                                                            targets: ys.baseAddress!, batch: bp, gradient: gp.baseAddress!, next: np)
+                                } } }
+                            } } }
+                            results.append((loss, g.map(\.bitPattern)))
+                        }
+                        for (k, r) in results.enumerated().dropFirst() {
+                            let label = "\(kernels.name) d=\(d) B=\(batchSize) \(batch == consecutive ? "consecutive" : "random") next #\(k)"
+                            XCTAssertEqual(r.0.bitPattern, results[0].0.bitPattern, "loss, \(label)")
+                            XCTAssertEqual(r.1, results[0].1, "gradient, \(label)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Weights large enough that most logits are in the tails (|z| up to ~100 and beyond).
     func testFusedMinibatchWithLargeLogits() {
         for kernels in testedKernels {

@@ -50,8 +50,11 @@ extension Worker {
     func minibatchGradient(at params: UnsafeBufferPointer<Float>, job: JobConfig, model: any Model, data: Dataset,
                            into out: UnsafeMutableBufferPointer<Float>) -> Double {
         let loss = shard.withUnsafeBufferPointer { s in
-            model.lossAndGradient(parameters: params, data: data,
-                                  batch: UnsafeBufferPointer(rebasing: s[cursor ..< cursor + job.batch]), gradient: out)
+            // The shard's next minibatch, as far as this shard holds it: a hint to prefetch.
+            let next = min(cursor + job.batch, s.count) ..< min(cursor + 2 * job.batch, s.count)
+            return model.lossAndGradient(parameters: params, data: data,
+                                         batch: UnsafeBufferPointer(rebasing: s[cursor ..< cursor + job.batch]), gradient: out,
+                                         next: UnsafeBufferPointer(rebasing: s[next]))
         }
         cursor += job.batch
         steps += 1

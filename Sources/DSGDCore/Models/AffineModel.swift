@@ -29,6 +29,15 @@ extension AffineModel {
         parameters: UnsafeBufferPointer<Float>, data: Dataset, batch: UnsafeBufferPointer<UInt32>,
         gradient: UnsafeMutableBufferPointer<Float>
     ) -> Double {
+        lossAndGradient(parameters: parameters, data: data, batch: batch, gradient: gradient,
+                        next: UnsafeBufferPointer(start: nil, count: 0))
+    }
+
+    /// The same, prefetching the first rows of `next` while this batch's last rows are computed.
+    public func lossAndGradient(
+        parameters: UnsafeBufferPointer<Float>, data: Dataset, batch: UnsafeBufferPointer<UInt32>,
+        gradient: UnsafeMutableBufferPointer<Float>, next: UnsafeBufferPointer<UInt32>
+    ) -> Double {
         let w = parameters.baseAddress!
         return data.features.withUnsafeBufferPointer { xs in
             data.targets.withUnsafeBufferPointer { ys in
@@ -38,7 +47,7 @@ extension AffineModel {
                 AffineKernels.lossAndGradient(
                     Self.kernelLoss, parameters: w, dimension: dimension,
                     features: xs.baseAddress ?? w, targets: ys.baseAddress ?? w,
-                    batch: batch, gradient: gradient.baseAddress!)
+                    batch: batch, gradient: gradient.baseAddress!, next: next)
             }
         }
     }

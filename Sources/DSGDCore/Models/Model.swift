@@ -45,6 +45,14 @@ public protocol Model: Sendable {
         parameters: UnsafeBufferPointer<Float>, data: Dataset, batch: UnsafeBufferPointer<UInt32>,
         gradient: UnsafeMutableBufferPointer<Float>
     ) -> Double
+    /// `lossAndGradient`, told which examples the next call will read (`next`, possibly empty), so
+    /// that a model that streams its examples from memory can start loading them while it finishes
+    /// this batch (the affine models prefetch the first rows of `next`). The result is exactly
+    /// that of `lossAndGradient` without the hint; by default the hint is ignored.
+    func lossAndGradient(
+        parameters: UnsafeBufferPointer<Float>, data: Dataset, batch: UnsafeBufferPointer<UInt32>,
+        gradient: UnsafeMutableBufferPointer<Float>, next: UnsafeBufferPointer<UInt32>
+    ) -> Double
     /// Mean loss over every example of `data`.
     func loss(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double
     /// Classifiers: the fraction of examples of `data` whose predicted class equals the target
@@ -75,6 +83,14 @@ extension ModelKind {
 }
 
 extension Model {
+    /// Ignores the hint (see the requirement).
+    public func lossAndGradient(
+        parameters: UnsafeBufferPointer<Float>, data: Dataset, batch: UnsafeBufferPointer<UInt32>,
+        gradient: UnsafeMutableBufferPointer<Float>, next: UnsafeBufferPointer<UInt32>
+    ) -> Double {
+        lossAndGradient(parameters: parameters, data: data, batch: batch, gradient: gradient)
+    }
+
     /// Not a classifier.
     public func accuracy(parameters: UnsafeBufferPointer<Float>, data: Dataset) -> Double? { nil }
 
