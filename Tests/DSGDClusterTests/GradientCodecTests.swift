@@ -1,4 +1,5 @@
 @testable import DSGDCluster
+import DSGDCore
 import XCTest
 
 /// The wire encodings of `--compress`, against values worked out by hand and against plain
@@ -147,8 +148,10 @@ final class GradientCodecTests: XCTestCase {
     /// the sample's candidates suffice (spread values) or not (every 64th value the largest, so the
     /// sample sees only those; or so many ties that over half the part reaches the sample's
     /// threshold) and the radix select runs instead. Ties go to the lower index on both paths.
+    /// The values come from a fixed seed: with fresh random ones, a sample misjudges spread values
+    /// too (about once in 2,000 parts of 40,000 at f = 0.05), and which path is taken is checked.
     func testSampledTopKMatchesTheSortedReference() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 20_261_202)
         for n in [8192, 40_000] {
             let spread = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) * Float.random(in: 0...1, using: &rng) }
             let strided = (0..<n).map { i in i % 64 == 0 ? 100 + Float.random(in: 0...1, using: &rng) : Float.random(in: -1...1, using: &rng) }
