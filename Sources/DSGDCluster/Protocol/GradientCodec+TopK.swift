@@ -143,7 +143,7 @@ extension GradientCodec {
 
     /// The key of the k-th largest magnitude of `values` (1 ≤ k ≤ count), and how many keys are
     /// above it: a radix select, one pass for a histogram of the top 11 key bits, one to gather the
-    /// keys of the bucket that holds the k-th, and a quickselect among those. `scratch` holds
+    /// keys of the bucket that holds the k-th, and a selection (`select`) among those. `scratch` holds
     /// `values.count` keys.
     static func kthLargestMagnitudeKey(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> (key: UInt32, above: Int) {
         let n = values.count
