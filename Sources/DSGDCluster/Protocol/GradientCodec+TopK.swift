@@ -193,8 +193,8 @@ extension GradientCodec {
         return a[rank]
     }
 
-    /// Puts the value of rank `rank` at `a[rank]`, smaller ones before it and larger ones after it,
-    /// within `a[left...right]`.
+    /// Puts the value of rank `rank` of `a[left...right]` at `a[rank]`, with none above it before
+    /// and none below it after.
     private static func select<T: Comparable>(_ a: UnsafeMutablePointer<T>, left: Int, right: Int, rank k: Int) {
         @inline(__always) func swapAt(_ x: Int, _ y: Int) { let v = a[x]; a[x] = a[y]; a[y] = v }
         var left = left, right = right
