@@ -251,6 +251,32 @@ final class GradientCodecTests: XCTestCase {
         }
     }
 
+    /// The k-th largest key and the count above it, against a sort: keys spread over the whole
+    /// range, keys packed into a span narrower than the 2048 buckets, candidates clustered just
+    /// above a threshold (the top-k case), all equal, two values, runs of one value with outliers.
+    func testKthLargestKeyMatchesASort() {
+        var rng = SplitMix64(seed: 20_261_202)
+        let n = 3000
+        let cases: [(String, [UInt32])] = [
+            ("whole range", (0..<n).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }),
+            ("narrow span", (0..<n).map { _ in 1_000_000 + UInt32.random(in: 0..<700, using: &rng) }),
+            ("clustered", (0..<n).map { _ in Float.random(in: 0.98...1, using: &rng).bitPattern }),
+            ("equal", [UInt32](repeating: 7, count: n)),
+            ("two values", (0..<n).map { _ in Bool.random(using: &rng) ? UInt32(3) : 0x7F80_0000 }),
+            ("runs and outliers", (0..<n).map { i in i % 97 == 0 ? UInt32.random(in: 0...UInt32.max, using: &rng) : 0 }),
+            ("one", [42]),
+        ]
+        for (name, keys) in cases {
+            let descending = keys.sorted(by: >)
+            for k in Set([1, 2, keys.count / 3, keys.count / 2, keys.count - 1, keys.count]) where k >= 1 && k <= keys.count {
+                var a = keys
+                let (key, above) = a.withUnsafeMutableBufferPointer { GradientCodec.kthLargestKey($0.baseAddress!, count: keys.count, k: k) }
+                XCTAssertEqual(key, descending[k - 1], "\(name), k \(k)")
+                XCTAssertEqual(above, keys.filter { $0 > descending[k - 1] }.count, "\(name), k \(k)")
+            }
+        }
+    }
+
     func testSignSendsTheMeanMagnitudeWithEachSign() throws {
         let v: [Float] = [0.5, -1.5, 0, 2, -3, 1, 1, -1, 4, -0.0]
         let bytes = encode(.sign, v)

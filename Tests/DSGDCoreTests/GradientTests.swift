@@ -69,6 +69,30 @@ final class GradientTests: XCTestCase {
         XCTAssertTrue(g.allSatisfy { $0.isFinite })
     }
 
+    /// The pattern, written eight at a time, against its formula computed in float64 (one
+    /// float32 rounding apart: within half an ulp of the float64 product), for lengths around
+    /// the vector width; the model writes it over whatever the buffer held.
+    func testNoopPatternMatchesItsFormula() {
+        func formula(_ i: Int) -> Double {
+            let h = UInt32(truncatingIfNeeded: UInt64(i) &* 2_654_435_761)
+            return (Double(h >> 8) - 8_388_608) * Double(Float(1e-3 / 16_777_216))
+        }
+        for n in [0, 1, 7, 8, 9, 16, 1003] {
+            var out = [Float](repeating: .nan, count: n)
+            out.withUnsafeMutableBufferPointer { NoopModel.writePattern(into: $0) }
+            XCTAssertEqual(out, NoopModel.pattern(count: n), "n \(n)")
+            for (i, g) in out.enumerated() {
+                XCTAssertEqual(Double(g), formula(i), accuracy: Double(g.ulp) / 2, "g_\(i)")
+                XCTAssertTrue(g >= -5e-4 && g < 5e-4)
+            }
+        }
+        XCTAssertEqual(Set(NoopModel.pattern(count: 1003)).count, 1003, "varied values")
+        let data = SyntheticData.linear(examples: 4, features: 1, seed: 1)
+        let (loss, g) = NoopModel(parameterCount: 9, pattern: true).lossAndGradient(parameters: [Float](repeating: 1, count: 9), data: data, batch: [0])
+        XCTAssertEqual(loss, 0)
+        XCTAssertEqual(g, NoopModel.pattern(count: 9))
+    }
+
     func testNoopModelHasZeroGradientAndLoss() {
         let data = SyntheticData.linear(examples: 4, features: 1, seed: 1)
         let (loss, g) = NoopModel(parameterCount: 10).lossAndGradient(parameters: [Float](repeating: 1, count: 10), data: data, batch: [0, 1])

@@ -51,9 +51,7 @@ extension GradientCodec {
             // scratch[0..<m]: the candidates' indices, ascending; their keys go after them.
             let keys = scratch + m
             for c in 0..<m { keys[c] = key(values[Int(scratch[c])]) }
-            let threshold = select(keys, count: m, rank: m - k)
-            var above = 0
-            for c in 0..<m where keys[c] > threshold { above += 1 }
+            let (threshold, above) = kthLargestKey(keys, count: m, k: k)
             var equalAllowed = k - above, w = 0
             for c in 0..<m {
                 let i = Int(scratch[c]), x = values[i], kx = key(x)
@@ -118,7 +116,7 @@ extension GradientCodec {
         } else {
             for s in 0..<samples { scratch[s] = key(values[s * sampleStride]) }
         }
-        let t0 = select(scratch, count: samples, rank: samples - wanted)
+        let t0 = kthLargestKey(scratch, count: samples, k: wanted).key
         // Room for the indices, and for their keys after them: half the part each. A chunk of 16
         // may add up to 16 more before the count is checked. The whole chunks go through the
         // active kernel variant's pass (`WireKernels.gatherAtLeast`), the rest below.
@@ -142,42 +140,59 @@ extension GradientCodec {
     }
 
     /// The key of the k-th largest magnitude of `values` (1 ≤ k ≤ count), and how many keys are
-    /// above it: a radix select, one pass for a histogram of the top 11 key bits, one to gather the
-    /// keys of the bucket that holds the k-th, and a selection (`select`) among those. `scratch` holds
-    /// `values.count` keys.
+    /// above it: the keys written to `scratch` (which holds `values.count` of them), then
+    /// `kthLargestKey`.
     static func kthLargestMagnitudeKey(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> (key: UInt32, above: Int) {
-        let n = values.count
+        for i in values.indices { scratch[i] = key(values[i]) }
+        return kthLargestKey(scratch, count: values.count, k: k)
+    }
+
+    /// The k-th largest of `keys[0..<count]` (1 ≤ k ≤ count) and how many keys are above it, by a
+    /// radix select over the keys' own range: a histogram of 2048 buckets between the least and
+    /// the greatest key, the keys of the bucket that holds the k-th gathered, and a selection
+    /// (`select`) among those. Gathered candidates lie close together, so that bucket holds a few
+    /// keys; a partition of all of them around a pivot near the middle mispredicted about every
+    /// other branch, and cost more than the pass that gathered them. Overwrites `keys`.
+    static func kthLargestKey(_ keys: UnsafeMutablePointer<UInt32>, count: Int, k: Int) -> (key: UInt32, above: Int) {
+        var lo = UInt32.max, hi = UInt32(0)
+        for c in 0..<count {
+            lo = min(lo, keys[c])
+            hi = max(hi, keys[c])
+        }
+        if lo == hi { return (lo, 0) }
+        // (key - lo) >> shift < 2048 for every key.
+        let span = hi &- lo, shift = UInt32(max(UInt32.bitWidth - span.leadingZeroBitCount - 11, 0))
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * 2048) { histograms in
-            // Four histograms, added up after, so that runs of values in one bucket do not wait on
+            // Four histograms, added up after, so that runs of keys in one bucket do not wait on
             // each other's increments.
             histograms.initialize(repeating: 0)
             let h = histograms.baseAddress!
-            var i = 0
-            while i + 4 <= n {
-                h[Int(key(values[i]) >> 20)] += 1
-                h[2048 + Int(key(values[i + 1]) >> 20)] += 1
-                h[4096 + Int(key(values[i + 2]) >> 20)] += 1
-                h[6144 + Int(key(values[i + 3]) >> 20)] += 1
-                i += 4
+            @inline(__always) func bucket(_ x: UInt32) -> Int { Int((x &- lo) >> shift) }
+            var c = 0
+            while c + 4 <= count {
+                h[bucket(keys[c])] += 1
+                h[2048 + bucket(keys[c + 1])] += 1
+                h[4096 + bucket(keys[c + 2])] += 1
+                h[6144 + bucket(keys[c + 3])] += 1
+                c += 4
             }
-            while i < n { h[Int(key(values[i]) >> 20)] += 1; i += 1 }
-            func count(_ b: Int) -> Int { Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) }
-            var bucket = 2047, above = 0
-            while above + count(bucket) < k {
-                above += count(bucket)
-                bucket -= 1
+            while c < count { h[bucket(keys[c])] += 1; c += 1 }
+            func total(_ b: Int) -> Int { Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) }
+            var b = bucket(hi), above = 0
+            while above + total(b) < k {
+                above += total(b)
+                b -= 1
             }
-            // The bucket's keys, gathered without a branch.
+            // The bucket's keys, moved to the front without a branch.
             var m = 0
-            let b = UInt32(bucket)
-            for i in 0..<n {
-                let x = key(values[i])
-                scratch[m] = x
-                m &+= x >> 20 == b ? 1 : 0
+            for c in 0..<count {
+                let x = keys[c]
+                keys[m] = x
+                m &+= bucket(x) == b ? 1 : 0
             }
             // The (k - above)-th largest of the bucket's m keys is rank m - (k - above) ascending.
-            let t = select(scratch, count: m, rank: m - (k - above))
-            for j in 0..<m where scratch[j] > t { above += 1 }
+            let t = select(keys, count: m, rank: m - (k - above))
+            for j in 0..<m where keys[j] > t { above += 1 }
             return (t, above)
         }
     }
