@@ -20,7 +20,8 @@ extension DSGD {
                 --repeats timed runs is reported. \
                 The first lines name the CPU and the kernel variant (avx512, avx2 or portable: the fastest \
                 this CPU runs, or DSGD_KERNEL's) and measure two yardsticks of one core with that variant's \
-                instructions: its read bandwidth over a buffer the size of the logistic data set (80.8 MB), \
+                instructions: its read bandwidth over a buffer the size of the logistic data set (80.8 MB; \
+                --logistic-rows 5000 makes both 2 MB, in cache, and times the kernel's compute alone), \
                 and its peak multiply-add rate (a register-only loop on twelve independent accumulators). \
                 Logistic lines add their bytes/s as a fraction of that bandwidth (4 (d + 1) bytes per \
                 example), SGEMM and MLP lines their GFLOP/s as a fraction of that peak (the MLP's FLOPs \
@@ -34,11 +35,15 @@ extension DSGD {
         @Option(help: "Timed runs per workload (the fastest is reported).")
         var repeats: Int = 3
 
+        @Option(help: "Rows of the logistic data set (at least 2048; 100 floats each).")
+        var logisticRows: Int = 200_000
+
         @Option(parsing: .upToNextOption, help: "Which to run: sgemm, logreg, mlp.")
         var only: [String] = ["sgemm", "logreg", "mlp"]
 
         func validate() throws {
             guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+            guard logisticRows >= 2048 else { throw ValidationError("--logistic-rows must be at least 2048 (twice the largest batch)") }
             for w in only where !["sgemm", "logreg", "mlp"].contains(w) {
                 throw ValidationError("unknown workload '\(w)' (sgemm, logreg or mlp)")
             }
@@ -46,7 +51,7 @@ extension DSGD {
 
         func run() throws {
             let kernels = Kernels.active
-            let logregShape = (examples: 200_000, dimension: 100)
+            let logregShape = (examples: logisticRows, dimension: 100)
             writeLine("{\"benchmark\":\"machine\",\"cpu\":\(CompareTable.jsonQuoted(Kernels.cpuModel)),\"kernel\":\"\(kernels.name)\","
                 + "\"lanes\":\(kernels.lanes),\"sgemm_tile\":\"\(kernels.table.tile.rows)x\(kernels.table.tile.columns)\","
                 + "\"fused_multiply_add\":\(kernels.table.fusedMultiplyAdd)}", to: 1)
