@@ -45,39 +45,34 @@ extension GradientCodec {
     /// none (nil), by the radix select over the whole part.
     private static func finishTopK(_ values: UnsafeBufferPointer<Float>, candidates: Int?, k: Int, into out: UnsafeMutableRawPointer,
                                    scratch: UnsafeMutablePointer<UInt32>) {
-        let n = values.count
         let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
+        let (threshold, above): (key: UInt32, above: Int)
         if let m = candidates {
             // scratch[0..<m]: the candidates' indices, ascending; their keys go after them.
             let keys = scratch + m
             for c in 0..<m { keys[c] = key(values[Int(scratch[c])]) }
-            let (threshold, above) = kthLargestKey(keys, count: m, k: k)
-            var equalAllowed = k - above, w = 0
-            for c in 0..<m {
-                let i = Int(scratch[c]), x = values[i], kx = key(x)
-                guard kx >= threshold else { continue }
-                if kx == threshold {
-                    guard equalAllowed > 0 else { continue }
-                    equalAllowed -= 1
-                }
-                indices[w] = UInt32(i).littleEndian
-                vals[w] = x.bitPattern.littleEndian
-                w += 1
-            }
-            return
+            (threshold, above) = kthLargestKey(keys, count: m, k: k)
+        } else {
+            (threshold, above) = kthLargestMagnitudeKey(values, k: k, scratch: scratch)
         }
-        let (threshold, above) = kthLargestMagnitudeKey(values, k: k, scratch: scratch)
+        // Offered in ascending order: every key above the threshold, and the first k - above
+        // equal to it (ties go to the lower index).
         var equalAllowed = k - above, w = 0
-        for i in 0..<n {
-            let m = key(values[i])
-            guard m >= threshold else { continue }
-            if m == threshold {
-                guard equalAllowed > 0 else { continue }
+        @inline(__always) func offer(_ i: Int) {
+            let x = values[i], kx = key(x)
+            guard kx >= threshold else { return }
+            if kx == threshold {
+                guard equalAllowed > 0 else { return }
                 equalAllowed -= 1
             }
             indices[w] = UInt32(i).littleEndian
-            vals[w] = values[i].bitPattern.littleEndian
+            vals[w] = x.bitPattern.littleEndian
             w += 1
+        }
+        if let m = candidates {
+            for c in 0..<m { offer(Int(scratch[c])) }
+        } else {
+            for i in 0..<values.count { offer(i) }
         }
     }
 
