@@ -2,6 +2,7 @@
 import DSGDCore
 import Foundation
 import XCTest
+import ZeroMQ
 
 final class AggregatorTests: XCTestCase {
     /// Averages three gradients over more parameters than one chunk and checks against a direct sum.
@@ -277,5 +278,75 @@ final class AggregatorTests: XCTestCase {
         store.commit()
         let expected: [Float] = [1, -0.5, -0.5, 1, 1, 1.5, 1, 1, 1, 1]  // means 3, 3 and -1 at entries 1, 2 and 5; lr 0.5
         XCTAssertEqual(store.values, expected)
+    }
+
+    /// A store whose sparse updates catch `pending` up entry by entry (the entries the updates
+    /// since the version it holds changed) writes, update after update, the bits of a store that
+    /// applies every update densely: through sparse and dense updates of a part, an update begun
+    /// and never committed, a restore, and a buffer held in flight (the pool then grows).
+    func testSparseUpdatesCatchUpToWhatDenseUpdatesWrite() throws {
+        var rng = SplitMix64(seed: 29)
+        let n = 50, chunk = 16, workers = 2
+        let initial: [Float] = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+        let sparseStore = ParameterStore(initial: initial, chunk: chunk, maxGradients: workers, optimizer: SGD(learningRate: 0.25))
+        let denseStore = ParameterStore(initial: initial, chunk: chunk, maxGradients: workers, optimizer: SGD(learningRate: 0.25))
+        let held = ZMQMessage()
+        for update in 0..<14 {
+            // Each worker sets a few entries of every part (zero elsewhere, as a top-k part decodes).
+            var gradients = [[Float]](repeating: [Float](repeating: 0, count: n), count: workers)
+            var lists = [[[UInt32]]](repeating: [], count: sparseStore.parts)
+            for j in 0..<sparseStore.parts {
+                let r = sparseStore.partRange(j)
+                lists[j] = (0..<workers).map { k in
+                    let entries = (0..<r.count).filter { _ in Int.random(in: 0..<6, using: &rng) == 0 }
+                    for e in entries { gradients[k][r.lowerBound + e] = Float.random(in: -2...2, using: &rng) }
+                    return entries.map(UInt32.init)
+                }
+            }
+            if update == 4 {
+                // An update begun, written (every entry of part 0 changed) and dropped: that buffer
+                // no longer holds the version it held, and later updates must not trust it.
+                let ones = [Float](repeating: 1, count: n), all = (0..<UInt32(chunk)).map { $0 }
+                sparseStore.beginUpdate()
+                ones.withUnsafeBytes { g in
+                    sparseStore.setGradient(0, g.baseAddress!)
+                    XCTAssertTrue(all.withUnsafeBufferPointer { l in sparseStore.applySparse(part: 0, gradients: 1) { _ in l } })
+                }
+            }
+            if update == 9 {
+                // A restore replaces the parameters: every buffer but the current one is unknown.
+                let values = denseStore.values.map { $0 * 0.5 }
+                sparseStore.restore(parameters: values, velocity: nil, version: 100)
+                denseStore.restore(parameters: values, velocity: nil, version: 100)
+            }
+            if update == 11 {
+                // The current buffer in flight (a send not yet released): the pool grows a buffer.
+                try sparseStore.current.wrap(count: 1, into: held)
+            }
+            for (store, sparse) in [(sparseStore, true), (denseStore, false)] {
+                store.beginUpdate()
+                for j in 0..<store.parts {
+                    let r = store.partRange(j)
+                    let ok = gradients[0].withUnsafeBytes { g0 in gradients[1].withUnsafeBytes { g1 in
+                        store.setGradient(0, g0.baseAddress! + 4 * r.lowerBound)
+                        store.setGradient(1, g1.baseAddress! + 4 * r.lowerBound)
+                        // Part 1 densely now and then, so that its sparse history has gaps.
+                        guard sparse && !(j == 1 && update % 5 == 2) else { return store.apply(part: j, gradients: workers) }
+                        return lists[j][0].withUnsafeBufferPointer { l0 in lists[j][1].withUnsafeBufferPointer { l1 in
+                            store.applySparse(part: j, gradients: workers) { [l0, l1][$0] }
+                        } }
+                    } }
+                    XCTAssertTrue(ok)
+                }
+                store.commit()
+            }
+            XCTAssertEqual(sparseStore.values.map(\.bitPattern), denseStore.values.map(\.bitPattern), "after update \(update)")
+        }
+        XCTAssertNotEqual(sparseStore.values, initial.map { $0 * 0.5 }, "the updates moved the parameters")
+        XCTAssertEqual(held.count, 4, "the message held a buffer in flight throughout")
+        // Most sparse parts caught up entry by entry (31 of 53 here); whole copies where the
+        // history has a gap: a buffer's first use, part 1 around its dense updates, the restore.
+        XCTAssertGreaterThan(sparseStore.partsCaughtUp, 20)
+        XCTAssertLessThan(sparseStore.partsCaughtUp, 14 * sparseStore.parts - 3)
     }
 }

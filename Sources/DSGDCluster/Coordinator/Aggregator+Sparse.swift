@@ -3,18 +3,20 @@ import DSGDCore
 extension Aggregator {
     /// `apply` for float32 gradients that are zero outside `entries` (ascending, unique, relative
     /// to `range.lowerBound`; `--compress topk`), under plain SGD (no momentum): copies
-    /// `params[range]` to `out[range]`, then computes the listed entries exactly as `apply` does
+    /// `params[range]` to `out[range]` (unless `copyingPart` is false: then they must be equal
+    /// already), then computes the listed entries exactly as `apply` does
     /// (the same sum in the same order, the same scaling and step), so `out` is bit for bit what
     /// `apply` writes. Work beyond the copy is proportional to the entries, not to the range.
     /// Returns false if a listed sum is NaN or infinity (the gradients are finite elsewhere: zero).
     /// The rate must be positive and finite: then `p - lr * (+0)` is `p` in every bit, `-0`
     /// included, where a negative rate (EASGD's -1) would turn a `-0` into `+0`.
     public func applyAt(_ entries: UnsafeBufferPointer<UInt32>, count: Int, range: Range<Int>, optimizer: SGD,
-                        params wholeParams: UnsafePointer<Float>, out wholeOut: UnsafeMutablePointer<Float>) -> Bool {
+                        params wholeParams: UnsafePointer<Float>, out wholeOut: UnsafeMutablePointer<Float>,
+                        copyingPart: Bool = true) -> Bool {
         precondition(count >= 1 && count <= capacity && Self.sparseStepIsExact(optimizer))
         precondition(range.lowerBound >= 0 && range.upperBound <= parameterCount)
         let params = wholeParams + range.lowerBound, out = wholeOut + range.lowerBound
-        out.update(from: params, count: range.count)
+        if copyingPart { out.update(from: params, count: range.count) }
         let scale = 1 / Float(count), lr = optimizer.learningRate
         let src = sources
         var poison: Float = 0

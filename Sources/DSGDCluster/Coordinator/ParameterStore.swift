@@ -9,6 +9,10 @@ import ZeroMQ
 /// With `keepVersions > 0` the store also keeps copies of the last `keepVersions` versions, so a
 /// worker can be sent an older one (`--delay`).
 ///
+/// A sparse update (`applySparse`) does not copy the whole part from `current` into `pending`
+/// first: the store knows which version each of its buffers holds, and `pending`, a few versions
+/// behind, catches up by copying just the entries the updates since then changed.
+///
 /// No allocation per update in steady state (`--delay` copies P floats per update into a reused
 /// buffer).
 final class ParameterStore {
@@ -34,6 +38,15 @@ final class ParameterStore {
     private let keepVersions: Int
     /// What `applySparse` remembers per part.
     private let sparse: SparseUpdates
+    /// The pool's buffers seen so far, and per buffer the version each part held when it was
+    /// last committed (-1: unknown; while a buffer is `pending`, its record is -1 until `commit`).
+    private var buffers: [ZeroCopyBuffer] = []
+    private var committed: [[Int]] = []
+    /// Per part, the version `pending` held (-1: unknown), or `version + 1` once this update
+    /// wrote the part.
+    private var pendingHolds: [Int]
+    /// Parts that sparse updates caught up entry by entry, not copied whole (for tests).
+    private(set) var partsCaughtUp = 0
 
     /// A store of `initial` (version 0), averaging at most `maxGradients` gradients per update.
     init(initial: [Float], chunk: Int, maxGradients: Int, optimizer: SGD, keepVersions: Int = 0) {
@@ -49,6 +62,9 @@ final class ParameterStore {
         aggregator = Aggregator(parameterCount: count, maxGradients: maxGradients)
         self.keepVersions = keepVersions
         sparse = SparseUpdates(parts: parts, maxGradients: maxGradients)
+        pendingHolds = Array(repeating: -1, count: parts)
+        buffers = [first]
+        committed = [Array(repeating: 0, count: parts)]
         if keepVersions > 0 {
             history = (0...keepVersions).map { _ in ZeroCopyBuffer(count: n) }
             remember()
@@ -61,9 +77,24 @@ final class ParameterStore {
         return lo ..< min(count, lo + chunk)
     }
 
-    /// Starts an update: picks the buffer it is written to.
+    /// Starts an update: picks the buffer it is written to, and takes over its record of the
+    /// versions it holds (an update that is not committed leaves that record unknown).
     func beginUpdate() {
-        pending = pool.acquire(excluding: current)
+        let b = pool.acquire(excluding: current)
+        pending = b
+        let i = record(of: b)
+        for j in 0..<parts {
+            pendingHolds[j] = committed[i][j]
+            committed[i][j] = -1
+        }
+    }
+
+    /// `buffers`' index of `b`, added (unknown versions) if new.
+    private func record(of b: ZeroCopyBuffer) -> Int {
+        if let i = buffers.firstIndex(where: { $0 === b }) { return i }
+        buffers.append(b)
+        committed.append(Array(repeating: -1, count: parts))
+        return buffers.count - 1
     }
 
     /// Sets gradient `index` (in summation order) of the next `apply` to a part's first float.
@@ -76,7 +107,8 @@ final class ParameterStore {
     /// must end).
     func apply(part j: Int, gradients: Int, storage: GradientStorage = .float32) -> Bool {
         let sgd = step
-        sparse.forget(part: j)
+        sparse.forget(part: j, version: version + 1)
+        pendingHolds[j] = version + 1
         return aggregator.apply(count: gradients, range: partRange(j), optimizer: sgd,
                                 params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, storage: storage)
     }
@@ -94,14 +126,34 @@ final class ParameterStore {
 
     /// Writes part `j` of the pending update like `apply`, from float32 gradients that are zero
     /// outside the entries `entries(i)` of gradient `i` (ascending, relative to the part's start;
-    /// `--compress topk`), under plain SGD: a copy of the part and work on the union of the
-    /// entries only, bit for bit what `apply` writes. Remembers that union: the only entries of
-    /// the part that can differ between the new version and `current` (`changeCandidates`).
-    /// Requires `takesSparseSteps`.
+    /// `--compress topk`), under plain SGD: `pending`'s part brought up to `current`'s (`catchUp`),
+    /// then work on the union of the entries only, bit for bit what `apply` writes. Remembers that
+    /// union: the only entries of the part that can differ between the new version and `current`
+    /// (`changeCandidates`). Requires `takesSparseSteps`.
     func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>) -> Bool {
+        let caughtUp = catchUp(part: j)
         let union = sparse.merge(part: j, gradients, entries, version: version + 1)
-        return aggregator.applyAt(union, count: gradients, range: partRange(j),
-                                  optimizer: step, params: current.floats.baseAddress!, out: pending!.floats.baseAddress!)
+        pendingHolds[j] = version + 1
+        return aggregator.applyAt(union, count: gradients, range: partRange(j), optimizer: step,
+                                  params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, copyingPart: !caughtUp)
+    }
+
+    /// Makes `pending`'s part `j` equal to `current`'s by copying only the entries the updates
+    /// since the version it holds changed, when every one of those updates was sparse and is
+    /// remembered; false (nothing copied) otherwise, when the whole part must be copied.
+    private func catchUp(part j: Int) -> Bool {
+        let held = pendingHolds[j]
+        guard held >= 0 && held <= version else { return false }
+        for v in stride(from: held + 1, through: version, by: 1) where sparse.candidates(part: j, version: v) == nil {
+            return false
+        }
+        let lo = partRange(j).lowerBound
+        let from = current.floats.baseAddress! + lo, to = pending!.floats.baseAddress! + lo
+        for v in stride(from: held + 1, through: version, by: 1) {
+            for e in sparse.candidates(part: j, version: v)! { to[Int(e)] = from[Int(e)] }
+        }
+        partsCaughtUp += 1
+        return true
     }
 
     /// The entries of part `j` (ascending, relative to its start) outside which version `v` equals
@@ -110,9 +162,12 @@ final class ParameterStore {
         sparse.candidates(part: j, version: v)
     }
 
-    /// Makes the pending update current: version + 1.
+    /// Makes the pending update current: version + 1 (every part of it written).
     func commit() {
-        current = pending!
+        let b = pending!
+        let i = record(of: b)
+        for j in 0..<parts { committed[i][j] = version + 1 }
+        current = b
         pending = nil
         version += 1
         if keepVersions > 0 { remember() }
@@ -140,7 +195,10 @@ final class ParameterStore {
         parameters.withUnsafeBufferPointer { current.floats.baseAddress!.update(from: $0.baseAddress!, count: count) }
         if let velocity { aggregator.restoreVelocity(velocity) }
         self.version = version
-        for j in 0..<parts { sparse.forget(part: j) }
+        sparse.forgetAll()
+        for i in buffers.indices {
+            for j in 0..<parts { committed[i][j] = buffers[i] === current ? version : -1 }
+        }
         for h in history { h.floats.baseAddress!.update(from: current.floats.baseAddress!, count: count) }
     }
 

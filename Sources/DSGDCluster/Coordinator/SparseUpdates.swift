@@ -1,7 +1,14 @@
-/// `ParameterStore.applySparse`'s memory: per part, the ascending union of the entries the last
-/// sparse update of that part visited and the version that update made (-1: the last update of
-/// the part was dense, or none was sparse). Buffers grow to the largest union seen, then stay.
+/// `ParameterStore.applySparse`'s memory: per part, for each of the last `kept` versions, the
+/// ascending union of the entries the sparse update that made it visited (none remembered for a
+/// version whose update of the part was dense). Lists grow to the largest union seen, then stay.
 final class SparseUpdates {
+    /// Versions remembered per part: more than the store's buffers can lag behind `current`
+    /// (three buffers in its pool: two versions), so that one that is two or three versions
+    /// behind catches up entry by entry.
+    static let kept = 4
+
+    /// Per part and slot (`part * kept + version % kept`): the list, its room and size, and the
+    /// version it belongs to (-1: none).
     private var lists: [UnsafeMutablePointer<UInt32>]
     private var rooms: [Int]
     private var counts: [Int]
@@ -11,10 +18,11 @@ final class SparseUpdates {
     private let maxGradients: Int
 
     init(parts: Int, maxGradients: Int) {
-        lists = (0..<parts).map { _ in .allocate(capacity: 1) }
-        rooms = Array(repeating: 1, count: parts)
-        counts = Array(repeating: 0, count: parts)
-        versions = Array(repeating: -1, count: parts)
+        let slots = parts * Self.kept
+        lists = (0..<slots).map { _ in .allocate(capacity: 1) }
+        rooms = Array(repeating: 1, count: slots)
+        counts = Array(repeating: 0, count: slots)
+        versions = Array(repeating: -1, count: slots)
         self.maxGradients = max(maxGradients, 1)
         headStorage = .allocate(capacity: self.maxGradients)
         listStorage = .allocate(capacity: self.maxGradients)
@@ -27,35 +35,50 @@ final class SparseUpdates {
         listStorage.deallocate()
     }
 
-    /// Makes part `j`'s list the ascending union of the `n` lists `entries(0..<n)` (each read
-    /// once), remembered as the entries of the update that makes `version`; returns it.
+    private func slot(_ j: Int, _ version: Int) -> Int { j * Self.kept + version % Self.kept }
+
+    /// Makes part `j`'s list for `version` the ascending union of the `n` lists `entries(0..<n)`
+    /// (each read once), the entries of the update that makes `version`; returns it. Replaces
+    /// what the slot held (version `version - kept`).
     func merge(part j: Int, _ n: Int, _ entries: (Int) -> UnsafeBufferPointer<UInt32>, version: Int) -> UnsafeBufferPointer<UInt32> {
-        precondition(n <= maxGradients)
+        precondition(n <= maxGradients && version >= 0)
         var room = 0
         for i in 0..<n {
             listStorage[i] = entries(i)
             room += listStorage[i].count
         }
-        reserve(part: j, room: room)
-        counts[j] = mergeAscending(UnsafeBufferPointer(start: listStorage, count: n), heads: headStorage, into: lists[j])
-        versions[j] = version
-        return UnsafeBufferPointer(start: lists[j], count: counts[j])
+        let s = slot(j, version)
+        reserve(slot: s, room: room)
+        counts[s] = mergeAscending(UnsafeBufferPointer(start: listStorage, count: n), heads: headStorage, into: lists[s])
+        versions[s] = version
+        return UnsafeBufferPointer(start: lists[s], count: counts[s])
     }
 
-    /// Makes part `j`'s list hold at least `room` entries (forgetting what it held).
-    private func reserve(part j: Int, room: Int) {
-        guard room > rooms[j] else { return }
-        lists[j].deallocate()
-        lists[j] = .allocate(capacity: room)
-        rooms[j] = room
-        versions[j] = -1
+    /// Makes list `s` hold at least `room` entries (forgetting what it held).
+    private func reserve(slot s: Int, room: Int) {
+        guard room > rooms[s] else { return }
+        lists[s].deallocate()
+        lists[s] = .allocate(capacity: room)
+        rooms[s] = room
+        versions[s] = -1
     }
 
-    /// The last update of part `j` was dense.
-    func forget(part j: Int) { versions[j] = -1 }
+    /// The update of part `j` that makes `version` is dense.
+    func forget(part j: Int, version: Int) {
+        guard version >= 0 else { return }
+        versions[slot(j, version)] = -1
+    }
 
-    /// Part `j`'s entries, if its last update was sparse and made `version`.
+    /// Nothing remembered for any version (the parameters were replaced).
+    func forgetAll() {
+        for s in versions.indices { versions[s] = -1 }
+    }
+
+    /// Part `j`'s entries for `version`, if the update of the part that made it was sparse and
+    /// is still remembered.
     func candidates(part j: Int, version: Int) -> UnsafeBufferPointer<UInt32>? {
-        versions[j] == version && version >= 0 ? UnsafeBufferPointer(start: lists[j], count: counts[j]) : nil
+        guard version >= 0 else { return nil }
+        let s = slot(j, version)
+        return versions[s] == version ? UnsafeBufferPointer(start: lists[s], count: counts[s]) : nil
     }
 }
