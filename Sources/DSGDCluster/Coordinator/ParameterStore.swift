@@ -38,10 +38,11 @@ final class ParameterStore {
     private let keepVersions: Int
     /// What `applySparse` remembers per part.
     private let sparse: SparseUpdates
-    /// The pool's buffers seen so far, and per buffer the version each part held when it was
+    /// The pool's buffers seen so far, each with the version each of its parts held when it was
     /// last committed (-1: unknown; while a buffer is `pending`, its record is -1 until `commit`).
-    private var buffers: [ZeroCopyBuffer] = []
-    private var committed: [[Int]] = []
+    private var records: [(buffer: ZeroCopyBuffer, versions: [Int])] = []
+    /// `records`' index of `pending`.
+    private var pendingRecord = 0
     /// Per part, the version `pending` held (-1: unknown), or `version + 1` once this update
     /// wrote the part.
     private var pendingHolds: [Int]
@@ -63,8 +64,7 @@ final class ParameterStore {
         self.keepVersions = keepVersions
         sparse = SparseUpdates(parts: parts, maxGradients: maxGradients)
         pendingHolds = Array(repeating: -1, count: parts)
-        buffers = [first]
-        committed = [Array(repeating: 0, count: parts)]
+        records = [(first, Array(repeating: 0, count: parts))]
         if keepVersions > 0 {
             history = (0...keepVersions).map { _ in ZeroCopyBuffer(count: n) }
             remember()
@@ -82,19 +82,16 @@ final class ParameterStore {
     func beginUpdate() {
         let b = pool.acquire(excluding: current)
         pending = b
-        let i = record(of: b)
-        for j in 0..<parts {
-            pendingHolds[j] = committed[i][j]
-            committed[i][j] = -1
+        if let i = records.firstIndex(where: { $0.buffer === b }) {
+            pendingRecord = i
+        } else {
+            records.append((b, Array(repeating: -1, count: parts)))
+            pendingRecord = records.count - 1
         }
-    }
-
-    /// `buffers`' index of `b`, added (unknown versions) if new.
-    private func record(of b: ZeroCopyBuffer) -> Int {
-        if let i = buffers.firstIndex(where: { $0 === b }) { return i }
-        buffers.append(b)
-        committed.append(Array(repeating: -1, count: parts))
-        return buffers.count - 1
+        for j in 0..<parts {
+            pendingHolds[j] = records[pendingRecord].versions[j]
+            records[pendingRecord].versions[j] = -1
+        }
     }
 
     /// Sets gradient `index` (in summation order) of the next `apply` to a part's first float.
@@ -164,10 +161,8 @@ final class ParameterStore {
 
     /// Makes the pending update current: version + 1 (every part of it written).
     func commit() {
-        let b = pending!
-        let i = record(of: b)
-        for j in 0..<parts { committed[i][j] = version + 1 }
-        current = b
+        for j in 0..<parts { records[pendingRecord].versions[j] = version + 1 }
+        current = pending!
         pending = nil
         version += 1
         if keepVersions > 0 { remember() }
@@ -196,8 +191,8 @@ final class ParameterStore {
         if let velocity { aggregator.restoreVelocity(velocity) }
         self.version = version
         sparse.forgetAll()
-        for i in buffers.indices {
-            for j in 0..<parts { committed[i][j] = buffers[i] === current ? version : -1 }
+        for i in records.indices {
+            for j in 0..<parts { records[i].versions[j] = records[i].buffer === current ? version : -1 }
         }
         for h in history { h.floats.baseAddress!.update(from: current.floats.baseAddress!, count: count) }
     }
