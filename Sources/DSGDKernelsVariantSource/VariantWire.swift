@@ -179,25 +179,48 @@ enum VariantWire {
 
     /// `topk`'s candidate pass (`WireKernels.gatherAtLeast`; GradientCodec+TopK.swift): over
     /// `values[0..<n]`, `n` a multiple of 16, sixteen at a time. With `addends`, the sixteen
-    /// become `values[i] + addends[i]` first, stored. Then, if any key `bits & 0x7FFF_FFFF`
-    /// reaches `threshold` (a signed comparison: both are below 2^31), one bit per lane that
-    /// reaches it and one write per such lane, in lane order. Stops after the chunk that takes the
-    /// count above `limit`. Not a loop the vectorizer could widen (its writes depend on the
-    /// values), so it is written in `SIMD16` operations, which this variant's instructions carry
-    /// out whole (one register on AVX-512, two on AVX2, four on the portable build).
+    /// become `values[i] + addends[i]` first, stored. Then the indices of the lanes whose key
+    /// `bits & 0x7FFF_FFFF` reaches `threshold` are packed to the front of two 8-lane stores, one
+    /// per half, without a branch: each lane's comparison becomes a byte 0 or 1 (the sign of a
+    /// difference, narrowed), a multiplication gathers a half's eight bytes into an 8-bit mask, the
+    /// mask picks its lanes' positions from `packedLanes`, and the count goes up by the mask's
+    /// population. Every chunk so writes 16 indices' room past the count, of which only the
+    /// counted ones are kept (`indices` needs room for 16 past the returned count). Stops after the
+    /// chunk that takes the count above `limit`.
+    ///
+    /// About 2% of the values are candidates, in about a quarter of the chunks, at random: the
+    /// pass this replaced branched on "any lane reaches it", which mispredicted in one chunk in
+    /// four, and then took the hit lanes' bits out of the vector comparison lane by lane (the
+    /// compiler's lowering of a mask to bits), which cost more than the rest of the chunk.
     static func gatherAtLeast(_ values: UnsafeMutablePointer<Float>, _ addends: UnsafePointer<Float>?, _ n: Int,
                               _ threshold: UInt32, _ limit: Int, _ indices: UnsafeMutablePointer<UInt32>) -> (count: Int, end: Int) {
         if let addends { return gather(values, addends, n, threshold, limit, indices, adding: true) }
         return gather(values, values, n, threshold, limit, indices, adding: false)
     }
 
+    /// For each 8-bit mask, the positions of its set bits in ascending order, then zeros.
+    nonisolated(unsafe) static let packedLanes: UnsafePointer<SIMD8<UInt32>> = {
+        let table = UnsafeMutablePointer<SIMD8<UInt32>>.allocate(capacity: 256)
+        for mask in 0..<256 {
+            var lanes = SIMD8<UInt32>(), w = 0
+            for lane in 0..<8 where mask >> lane & 1 == 1 {
+                lanes[w] = UInt32(lane)
+                w += 1
+            }
+            table[mask] = lanes
+        }
+        return UnsafePointer(table)
+    }()
+
     /// `gatherAtLeast`, specialised for adding or not by inlining.
     @inline(__always)
     static func gather(_ values: UnsafeMutablePointer<Float>, _ addends: UnsafePointer<Float>, _ n: Int, _ threshold: UInt32,
                        _ limit: Int, _ indices: UnsafeMutablePointer<UInt32>, adding: Bool) -> (count: Int, end: Int) {
-        let raw = UnsafeMutableRawPointer(values), extra = UnsafeRawPointer(addends)
-        let magnitude = SIMD16<Int32>(repeating: 0x7FFF_FFFF), reach = SIMD16<Int32>(repeating: Int32(bitPattern: threshold))
-        let laneBits = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+        let raw = UnsafeMutableRawPointer(values), extra = UnsafeRawPointer(addends), out = UnsafeMutableRawPointer(indices)
+        let magnitude = SIMD16<Int32>(repeating: 0x7FFF_FFFF), below = SIMD16<Int32>(repeating: Int32(bitPattern: threshold) &- 1)
+        let table = packedLanes
+        // Bytes b_0 ... b_7 (each 0 or 1) of a little-endian word, times this, put b_j at bit 56 + j.
+        let gatherBits: UInt64 = 0x0102_0408_1020_4080
         var m = 0, i = 0
         while i < n {
             var v = raw.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
@@ -205,20 +228,18 @@ enum VariantWire {
                 v += extra.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
                 raw.storeBytes(of: v, toByteOffset: 4 &* i, as: SIMD16<Float>.self)
             }
-            let hit = unsafeBitCast(v, to: SIMD16<Int32>.self) & magnitude .>= reach
-            if any(hit) {
-                // The lanes' bits ORed together in halves (vector shuffles and ORs; `wrappedSum`
-                // was taken apart lane by lane).
-                let bits = SIMD16<UInt32>(repeating: 0).replacing(with: laneBits, where: hit)
-                let eight = bits.lowHalf | bits.highHalf, four = eight.lowHalf | eight.highHalf, two = four.lowHalf | four.highHalf
-                var lanes = two[0] | two[1]
-                while lanes != 0 {
-                    indices[m] = UInt32(truncatingIfNeeded: i &+ lanes.trailingZeroBitCount)
-                    m &+= 1
-                    lanes &= lanes &- 1
-                }
-                if m > limit { return (m, i &+ 16) }
-            }
+            // 1 in the lanes whose key reaches the threshold: the sign of (threshold - 1 - key),
+            // which cannot overflow (0 <= key < 2^31, -1 <= threshold - 1 < 2^31).
+            let hit = (below &- (unsafeBitCast(v, to: SIMD16<Int32>.self) & magnitude)) &>> 31
+            let words = unsafeBitCast(SIMD16<UInt8>(truncatingIfNeeded: hit) & 1, to: SIMD2<UInt64>.self)
+            let low = Int(truncatingIfNeeded: (UInt64(littleEndian: words[0]) &* gatherBits) &>> 56)
+            let high = Int(truncatingIfNeeded: (UInt64(littleEndian: words[1]) &* gatherBits) &>> 56)
+            let first = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: i))
+            out.storeBytes(of: table[low] &+ first, toByteOffset: 4 &* m, as: SIMD8<UInt32>.self)
+            m &+= low.nonzeroBitCount
+            out.storeBytes(of: table[high] &+ (first &+ 8), toByteOffset: 4 &* m, as: SIMD8<UInt32>.self)
+            m &+= high.nonzeroBitCount
+            if m > limit { return (m, i &+ 16) }
             i &+= 16
         }
         return (m, n)

@@ -146,8 +146,9 @@ final class GradientCodecTests: XCTestCase {
 
     /// Parts large enough for the sampled selection: the payload is the sorted reference's, whether
     /// the sample's candidates suffice (spread values) or not (every 64th value the largest, so the
-    /// sample sees only those; or so many ties that over half the part reaches the sample's
-    /// threshold) and the radix select runs instead. Ties go to the lower index on both paths.
+    /// sample sees only those; or so many ties that over a third of the part reaches the sample's
+    /// threshold) and the radix select runs instead. Ties go to the lower index on both paths,
+    /// also when more values tie at the k-th magnitude than are taken and larger ones follow them.
     /// The values come from a fixed seed: with fresh random ones, a sample misjudges spread values
     /// too (about once in 2,000 parts of 40,000 at f = 0.05), and which path is taken is checked.
     func testSampledTopKMatchesTheSortedReference() throws {
@@ -157,8 +158,18 @@ final class GradientCodecTests: XCTestCase {
             let strided = (0..<n).map { i in i % 64 == 0 ? 100 + Float.random(in: 0...1, using: &rng) : Float.random(in: -1...1, using: &rng) }
             let ties = (0..<n).map { _ in Float(Int.random(in: -3...3, using: &rng)) * 0.25 }
             let mostlyTies = (0..<n).map { _ in Int.random(in: 0...9, using: &rng) < 7 ? (Bool.random(using: &rng) ? 0.5 : -0.5) : Float(0.25) }
+            // More values tied at the k-th magnitude (±0.5, in the first half) than k leaves room
+            // for, and larger ones after them (in the second half): the first ties are taken, the
+            // rest give way to the larger values that come later.
+            let tiesBeforeLarger = (0..<n).map { i -> Float in
+                let r = Int.random(in: 0..<1000, using: &rng)
+                if i < n / 2, r < 50 { return Bool.random(using: &rng) ? 0.5 : -0.5 }
+                if i >= n / 2, r < 7 { return 0.9 + Float.random(in: 0...0.05, using: &rng) }
+                return Float.random(in: -0.3...0.3, using: &rng)
+            }
             for (name, v, f, sampled) in [("spread", spread, 0.01, true), ("spread", spread, 0.05, true), ("strided", strided, 0.05, false),
-                                          ("ties", ties, 0.01, true), ("mostly ties", mostlyTies, 0.01, false)] {
+                                          ("ties", ties, 0.01, true), ("mostly ties", mostlyTies, 0.01, false),
+                                          ("ties before larger", tiesBeforeLarger, 0.01, true)] {
                 let codec = GradientCodec.topk(f), k = codec.kept(n)
                 var scratch = [UInt32](repeating: 0, count: n)
                 let candidates = v.withUnsafeBufferPointer { vb in scratch.withUnsafeMutableBufferPointer { GradientCodec.gatherCandidates(vb, k: k, scratch: $0.baseAddress!) } }

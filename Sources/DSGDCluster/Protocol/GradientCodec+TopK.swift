@@ -6,7 +6,7 @@ import Foundation
 /// Parts of at least `sampledMinimum` values take the sampled path: the keys of every 128th value
 /// give a threshold that about 1.5k + 768 values reach, one vectorised pass gathers those candidates,
 /// and the exact k-th largest is chosen among them alone. When the sample misjudges (fewer than k
-/// candidates, or more than half the part), the exact radix select over the whole part runs
+/// candidates, or more than a third of the part), the exact radix select over the whole part runs
 /// instead. Both paths give the same payload, byte for byte: the sample decides only how much work
 /// the selection takes, never what it selects.
 extension GradientCodec {
@@ -48,9 +48,15 @@ extension GradientCodec {
         let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
         let (threshold, above): (key: UInt32, above: Int)
         if let m = candidates {
-            // scratch[0..<m]: the candidates' indices, ascending; their keys go after them.
-            let keys = scratch + m
-            for c in 0..<m { keys[c] = key(values[Int(scratch[c])]) }
+            // scratch[0..<m]: the candidates' indices, ascending; their values' bits go after
+            // them, read once here (from all over the part), and their keys after those (which
+            // the selection reorders).
+            let bits = scratch + m, keys = scratch + 2 * m
+            for c in 0..<m {
+                let x = values[Int(scratch[c])].bitPattern
+                bits[c] = x
+                keys[c] = x & 0x7FFF_FFFF
+            }
             (threshold, above) = kthLargestKey(keys, count: m, k: k)
         } else {
             (threshold, above) = kthLargestMagnitudeKey(values, k: k, scratch: scratch)
@@ -70,7 +76,24 @@ extension GradientCodec {
             w += 1
         }
         if let m = candidates {
-            for c in 0..<m { offer(Int(scratch[c])) }
+            // The same offers without a branch on the key: about half the candidates are taken,
+            // at random, and a branch on each mispredicted every other time. Every candidate is
+            // written at `w`, which moves on only when it is taken; `w < k` keeps the last write
+            // inside the indices.
+            let bits = scratch + m
+            var c = 0
+            while w < k, c < m {
+                let i = scratch[c], x = bits[c], kx = x & 0x7FFF_FFFF
+                // In shifts of differences (keys and threshold are below 2^31): comparisons
+                // written as such became branches again.
+                let above = Int((threshold &- kx) >> 31), equal = Int(((kx ^ threshold) &- 1) >> 31)
+                let take = above | equal & Int(UInt(bitPattern: 0 &- equalAllowed) >> 63)
+                indices[w] = i.littleEndian
+                vals[w] = x.littleEndian
+                w &+= take
+                equalAllowed &-= take & equal
+                c &+= 1
+            }
         } else {
             for i in 0..<values.count { offer(i) }
         }
@@ -78,7 +101,7 @@ extension GradientCodec {
 
     /// The sampled path's candidates: writes into `scratch` the ascending indices of the values
     /// whose key reaches the sample's threshold and returns their count, or nil when there are
-    /// fewer than k of them or more than half the part (`scratch` holds `values.count` u32).
+    /// fewer than k of them or more than a third of the part (`scratch` holds `values.count` u32).
     static func gatherCandidates(_ values: UnsafeBufferPointer<Float>, k: Int, scratch: UnsafeMutablePointer<UInt32>) -> Int? {
         gather(values, adding: nil, into: nil, k: k, scratch: scratch)
     }
@@ -112,10 +135,11 @@ extension GradientCodec {
             for s in 0..<samples { scratch[s] = key(values[s * sampleStride]) }
         }
         let t0 = kthLargestKey(scratch, count: samples, k: wanted).key
-        // Room for the indices, and for their keys after them: half the part each. A chunk of 16
-        // may add up to 16 more before the count is checked. The whole chunks go through the
-        // active kernel variant's pass (`WireKernels.gatherAtLeast`), the rest below.
-        let limit = n / 2 - 16
+        // Room for the indices, their values' bits and their keys: a third of the part each. A
+        // chunk of 16 may add up to 16 more before the count is checked (and write 16 past it).
+        // The whole chunks go through the active kernel variant's pass
+        // (`WireKernels.gatherAtLeast`), the rest below.
+        let limit = n / 3 - 16
         let whole = n & ~15
         // Written only with addends, and then `values` is `target`.
         let v = target ?? UnsafeMutablePointer(mutating: values.baseAddress!)
@@ -155,35 +179,43 @@ extension GradientCodec {
             hi = max(hi, keys[c])
         }
         if lo == hi { return (lo, 0) }
-        // (key - lo) >> shift < 2048 for every key.
-        let span = hi &- lo, shift = UInt32(max(UInt32.bitWidth - span.leadingZeroBitCount - 11, 0))
+        // (key - lo) >> shift < 2048 for every key. (Constants, so that the closure below does not
+        // capture the variables: it read `lo` from memory at every key.)
+        let least = lo, greatest = hi
+        let shift = UInt32(max(UInt32.bitWidth - (greatest &- least).leadingZeroBitCount - 11, 0))
+        // Over many keys, four histograms, added up after, so that runs of keys in one bucket do
+        // not wait on each other's increments; over a few thousand (a sample, the candidates),
+        // one: zeroing four took longer than the counting.
+        let ways = count >= 16_384 ? 4 : 1
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * 2048) { histograms in
-            // Four histograms, added up after, so that runs of keys in one bucket do not wait on
-            // each other's increments.
-            histograms.initialize(repeating: 0)
             let h = histograms.baseAddress!
-            @inline(__always) func bucket(_ x: UInt32) -> Int { Int((x &- lo) >> shift) }
+            h.initialize(repeating: 0, count: ways * 2048)
+            @inline(__always) func bucket(_ x: UInt32) -> Int { Int((x &- least) &>> shift) }
             var c = 0
-            while c + 4 <= count {
-                h[bucket(keys[c])] += 1
-                h[2048 + bucket(keys[c + 1])] += 1
-                h[4096 + bucket(keys[c + 2])] += 1
-                h[6144 + bucket(keys[c + 3])] += 1
-                c += 4
+            if ways == 4 {
+                while c + 4 <= count {
+                    h[bucket(keys[c])] &+= 1
+                    h[2048 + bucket(keys[c + 1])] &+= 1
+                    h[4096 + bucket(keys[c + 2])] &+= 1
+                    h[6144 + bucket(keys[c + 3])] &+= 1
+                    c += 4
+                }
             }
-            while c < count { h[bucket(keys[c])] += 1; c += 1 }
-            func total(_ b: Int) -> Int { Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) }
-            var b = bucket(hi), above = 0
+            while c < count { h[bucket(keys[c])] &+= 1; c += 1 }
+            func total(_ b: Int) -> Int { ways == 4 ? Int(h[b]) + Int(h[2048 + b]) + Int(h[4096 + b]) + Int(h[6144 + b]) : Int(h[b]) }
+            var b = bucket(greatest), above = 0
             while above + total(b) < k {
                 above += total(b)
                 b -= 1
             }
-            // The bucket's keys, moved to the front without a branch.
+            // The bucket's keys, moved to the front without a branch (buckets are below 2^11, so
+            // `(d - 1) >> 31` is 1 exactly when `d`, their difference in bits, is 0; a comparison
+            // became a branch that mispredicted).
             var m = 0
             for c in 0..<count {
                 let x = keys[c]
                 keys[m] = x
-                m &+= bucket(x) == b ? 1 : 0
+                m &+= Int((UInt32(truncatingIfNeeded: bucket(x) ^ b) &- 1) &>> 31)
             }
             // The (k - above)-th largest of the bucket's m keys is rank m - (k - above) ascending.
             let t = select(keys, count: m, rank: m - (k - above))
