@@ -28,9 +28,10 @@ public struct WireKernels: Sendable {
     /// `topk`'s candidate pass over `count` values in chunks of 16 (count a multiple of 16). With
     /// addends, each chunk of values first becomes `values[i] + addends[i]`, stored (error
     /// feedback's sum). Then the index of every value whose key `bits & 0x7FFF_FFFF` is at least
-    /// `threshold` (below 2^31) is written to the indices, ascending. The pass stops after the
-    /// first chunk that takes the count of indices above `limit`; it returns that count and the
-    /// end of the last chunk done (`count` when nothing stopped it).
+    /// `threshold` (below 2^31) is written to the indices, ascending; the indices past the count
+    /// returned may be overwritten too, up to 16 of them (room for them is the caller's). The pass
+    /// stops after the first chunk that takes the count of indices above `limit`; it returns that
+    /// count and the end of the last chunk done (`count` when nothing stopped it).
     public let gatherAtLeast: Gather
 
     public init(encodeBFloat16: @escaping Encode, decodeBFloat16: @escaping Decode, encodeBinary16: @escaping Encode,
