@@ -63,31 +63,45 @@ public final class ZeroCopyBuffer {
     fileprivate func markReleased() { framesInFlight.subtract(1, ordering: .acquiringAndReleasing) }
 }
 
-/// A small ring of `ZeroCopyBuffer`s: hands out one that libzmq has released, growing only if
-/// every buffer is still in flight (which a protocol with one outstanding message per peer avoids).
+/// A few `ZeroCopyBuffer`s: hands out one that libzmq has released, the most recently handed out
+/// first (its lines are the likeliest to be in cache still), growing only if every buffer is
+/// still in flight (which a protocol with one outstanding message per peer avoids).
 public final class ZeroCopyBufferPool {
     private var buffers: [ZeroCopyBuffer]
     private let count: Int
-    private var next = 0
+    /// Indices into `buffers`, the most recently handed out first.
+    private var order: [Int]
 
     /// A pool of `initial` buffers of `count` floats each.
     public init(count: Int, initial: Int = 2) {
         self.count = count
         buffers = (0..<max(initial, 1)).map { _ in ZeroCopyBuffer(count: count) }
+        order = Array(buffers.indices)
+        order.reserveCapacity(buffers.count + 4)
     }
 
     /// Number of buffers the pool holds (grows only when all were in flight).
     public var size: Int { buffers.count }
 
-    /// A buffer that is not in flight, other than `excluding` (identity).
+    /// A buffer that is not in flight, other than `excluding` (identity): of those, the one handed
+    /// out last.
     public func acquire(excluding: ZeroCopyBuffer? = nil) -> ZeroCopyBuffer {
-        for _ in 0..<buffers.count {
-            let b = buffers[next]
-            next = (next + 1) % buffers.count
-            if !b.isInFlight && b !== excluding { return b }
+        for position in order.indices {
+            let i = order[position], b = buffers[i]
+            if !b.isInFlight && b !== excluding {
+                // To the front, the others keeping their order (no allocation: a rotation in place).
+                var p = position
+                while p > 0 {
+                    order[p] = order[p - 1]
+                    p -= 1
+                }
+                order[0] = i
+                return b
+            }
         }
         let b = ZeroCopyBuffer(count: count)
         buffers.append(b)
+        order.insert(buffers.count - 1, at: 0)
         return b
     }
 }
