@@ -184,9 +184,9 @@ enum VariantWire {
     /// per half, without a branch: each lane's comparison becomes a byte 0 or 1 (the sign of a
     /// difference, narrowed), a multiplication gathers a half's eight bytes into an 8-bit mask, the
     /// mask picks its lanes' positions from `packedLanes`, and the count goes up by the mask's
-    /// population. Every chunk so writes 16 indices' room past the count, of which only the
-    /// counted ones are kept (`indices` needs room for 16 past the returned count). Stops after the
-    /// chunk that takes the count above `limit`.
+    /// population. Every chunk thus stores 16 indices from the count on, of which only the counted
+    /// ones are kept (`indices` needs room for 16 past the returned count). Stops after the chunk
+    /// that takes the count above `limit`.
     ///
     /// About 2% of the values are candidates, in about a quarter of the chunks, at random: the
     /// pass this replaced branched on "any lane reaches it", which mispredicted in one chunk in
