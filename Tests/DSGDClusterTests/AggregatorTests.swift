@@ -204,9 +204,12 @@ final class AggregatorTests: XCTestCase {
             let agg = Aggregator(parameterCount: n, maxGradients: workers)
             var out = [Float](repeating: 7, count: n), ok = true
             let heads = UnsafeMutablePointer<Int>.allocate(capacity: workers), union = UnsafeMutablePointer<UInt32>.allocate(capacity: workers * n)
-            defer { heads.deallocate(); union.deallocate() }
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: workers * n)
+            defer { heads.deallocate(); union.deallocate(); sums.deallocate() }
             for r in parts {
                 let local: [[UInt32]] = lists.map { $0.filter { r.contains($0) }.map { UInt32($0 - r.lowerBound) } }
+                // Each worker's values at its entries, as a top-k payload carries them.
+                let values: [[Float]] = (0..<workers).map { k in local[k].map { gradients[k][r.lowerBound + Int($0)] } }
                 ok = gradients[0].withUnsafeBytes { g0 in gradients[1].withUnsafeBytes { g1 in gradients[2].withUnsafeBytes { g2 in
                     for (k, g) in [g0, g1, g2].enumerated() { agg.setGradient(k, g.baseAddress! + 4 * r.lowerBound) }
                     return params.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
@@ -214,11 +217,15 @@ final class AggregatorTests: XCTestCase {
                             return agg.apply(count: workers, range: r, optimizer: SGD(learningRate: 0.3), params: p.baseAddress!, out: o.baseAddress!)
                         }
                         let size = local[0].withUnsafeBufferPointer { l0 in local[1].withUnsafeBufferPointer { l1 in local[2].withUnsafeBufferPointer { l2 in
-                            [l0, l1, l2].withUnsafeBufferPointer { mergeAscending($0, heads: heads, into: union) }
+                            values[0].withUnsafeBufferPointer { v0 in values[1].withUnsafeBufferPointer { v1 in values[2].withUnsafeBufferPointer { v2 in
+                                [l0, l1, l2].withUnsafeBufferPointer { ls in [v0, v1, v2].withUnsafeBufferPointer { vs in
+                                    mergeAscending(ls, values: vs, heads: heads, into: union, sums: sums)
+                                } }
+                            } } }
                         } } }
                         XCTAssertEqual(Array(UnsafeBufferPointer(start: union, count: size)), Set(local.joined()).sorted(), "the union of part \(r)")
-                        return agg.applyAt(UnsafeBufferPointer(start: union, count: size), count: workers, range: r, optimizer: SGD(learningRate: 0.3),
-                                           params: p.baseAddress!, out: o.baseAddress!)
+                        return agg.applyAt(UnsafeBufferPointer(start: union, count: size), sums: sums, count: workers, range: r,
+                                           optimizer: SGD(learningRate: 0.3), params: p.baseAddress!, out: o.baseAddress!)
                     } }
                 } } } && ok
             }
@@ -264,9 +271,12 @@ final class AggregatorTests: XCTestCase {
             g0.withUnsafeBytes { a in g1.withUnsafeBytes { b in
                 store.setGradient(0, a.baseAddress! + 4 * store.partRange(j).lowerBound)
                 store.setGradient(1, b.baseAddress! + 4 * store.partRange(j).lowerBound)
-                let pair = lists[j]
+                let pair = lists[j], lo = store.partRange(j).lowerBound
+                let v0 = pair[0].map { g0[lo + Int($0)] }, v1 = pair[1].map { g1[lo + Int($0)] }
                 let ok = pair[0].withUnsafeBufferPointer { l0 in pair[1].withUnsafeBufferPointer { l1 in
-                    j == 2 ? store.apply(part: j, gradients: 2) : store.applySparse(part: j, gradients: 2) { [l0, l1][$0] }
+                    v0.withUnsafeBufferPointer { w0 in v1.withUnsafeBufferPointer { w1 in
+                        j == 2 ? store.apply(part: j, gradients: 2) : store.applySparse(part: j, gradients: 2, entries: { [l0, l1][$0] }, values: { [w0, w1][$0] })
+                    } }
                 } }
                 XCTAssertTrue(ok)
             } }
@@ -308,10 +318,9 @@ final class AggregatorTests: XCTestCase {
                 // no longer holds the version it held, and later updates must not trust it.
                 let ones = [Float](repeating: 1, count: n), all = (0..<UInt32(chunk)).map { $0 }
                 sparseStore.beginUpdate()
-                ones.withUnsafeBytes { g in
-                    sparseStore.setGradient(0, g.baseAddress!)
-                    XCTAssertTrue(all.withUnsafeBufferPointer { l in sparseStore.applySparse(part: 0, gradients: 1) { _ in l } })
-                }
+                XCTAssertTrue(all.withUnsafeBufferPointer { l in ones.withUnsafeBufferPointer { v in
+                    sparseStore.applySparse(part: 0, gradients: 1, entries: { _ in l }, values: { _ in UnsafeBufferPointer(rebasing: v[0..<chunk]) })
+                } })
             }
             if update == 9 {
                 // A restore replaces the parameters: every buffer but the current one is unknown.
@@ -332,8 +341,11 @@ final class AggregatorTests: XCTestCase {
                         store.setGradient(1, g1.baseAddress! + 4 * r.lowerBound)
                         // Part 1 densely now and then, so that its sparse history has gaps.
                         guard sparse && !(j == 1 && update % 5 == 2) else { return store.apply(part: j, gradients: workers) }
+                        let values = (0..<workers).map { k in lists[j][k].map { gradients[k][r.lowerBound + Int($0)] } }
                         return lists[j][0].withUnsafeBufferPointer { l0 in lists[j][1].withUnsafeBufferPointer { l1 in
-                            store.applySparse(part: j, gradients: workers) { [l0, l1][$0] }
+                            values[0].withUnsafeBufferPointer { v0 in values[1].withUnsafeBufferPointer { v1 in
+                                store.applySparse(part: j, gradients: workers, entries: { [l0, l1][$0] }, values: { [v0, v1][$0] })
+                            } }
                         } }
                     } }
                     XCTAssertTrue(ok)

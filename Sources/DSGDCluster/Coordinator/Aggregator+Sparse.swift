@@ -2,15 +2,16 @@ import DSGDCore
 
 extension Aggregator {
     /// `apply` for float32 gradients that are zero outside `entries` (ascending, unique, relative
-    /// to `range.lowerBound`; `--compress topk`), under plain SGD (no momentum): copies
+    /// to `range.lowerBound`; `--compress topk`), under plain SGD (no momentum), given the sums of
+    /// the `count` gradients at those entries (`sums[c]` at `entries[c]`, summed as `apply` sums:
+    /// in gradient order, a gradient without the entry adding +0; `mergeAscending`): copies
     /// `params[range]` to `out[range]` (unless `copyingPart` is false: then they must be equal
-    /// already), then computes the listed entries exactly as `apply` does
-    /// (the same sum in the same order, the same scaling and step), so `out` is bit for bit what
-    /// `apply` writes. Work beyond the copy is proportional to the entries, not to the range.
-    /// Returns false if a listed sum is NaN or infinity (the gradients are finite elsewhere: zero).
-    /// The rate must be positive and finite: then `p - lr * (+0)` is `p` in every bit, `-0`
-    /// included, where a negative rate (EASGD's -1) would turn a `-0` into `+0`.
-    public func applyAt(_ entries: UnsafeBufferPointer<UInt32>, count: Int, range: Range<Int>, optimizer: SGD,
+    /// already), then computes the listed entries exactly as `apply` does (the same scaling and
+    /// step), so `out` is bit for bit what `apply` writes. Work beyond the copy is proportional to
+    /// the entries, not to the range. Returns false if a sum is NaN or infinity (the gradients are
+    /// finite elsewhere: zero). The rate must be positive and finite: then `p - lr * (+0)` is `p`
+    /// in every bit, `-0` included, where a negative rate (EASGD's -1) would turn a `-0` into `+0`.
+    public func applyAt(_ entries: UnsafeBufferPointer<UInt32>, sums: UnsafePointer<Float>, count: Int, range: Range<Int>, optimizer: SGD,
                         params wholeParams: UnsafePointer<Float>, out wholeOut: UnsafeMutablePointer<Float>,
                         copyingPart: Bool = true) -> Bool {
         precondition(count >= 1 && count <= capacity && Self.sparseStepIsExact(optimizer))
@@ -18,17 +19,11 @@ extension Aggregator {
         let params = wholeParams + range.lowerBound, out = wholeOut + range.lowerBound
         if copyingPart { out.update(from: params, count: range.count) }
         let scale = 1 / Float(count), lr = optimizer.learningRate
-        let src = sources
         var poison: Float = 0
-        for e in entries {
+        for (c, e) in entries.enumerated() {
             let i = Int(e)
             precondition(i < range.count, "entry \(i) outside a part of \(range.count)")
-            var s = src[0]!.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
-            var k = 1
-            while k < count {
-                s += src[k]!.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
-                k += 1
-            }
+            let s = sums[c]
             poison += s * 0
             let g = scale * s
             out[i] = params[i] - lr * g
@@ -44,10 +39,14 @@ extension Aggregator {
 }
 
 /// The ascending union of the ascending `lists`, written to `out` (room for all their entries);
-/// returns its size. A k-way merge: each step takes the smallest head, O(lists) per entry written.
-/// No allocation (`heads` has room for `lists.count`).
-func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, heads: UnsafeMutablePointer<Int>,
-                    into out: UnsafeMutablePointer<UInt32>) -> Int {
+/// returns its size. With `values` (one list per entry list, in the same order), also writes to
+/// `sums` the sum at each entry of the union, as `Aggregator.apply` sums dense gradients that are
+/// zero outside their lists: in list order, starting from the first list's term, a list without
+/// the entry adding +0 (so that a -0 alone comes out +0, as it does there). A k-way merge: each
+/// step takes the smallest head, O(lists) per entry written. No allocation (`heads` has room for
+/// `lists.count`).
+func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, values: UnsafeBufferPointer<UnsafeBufferPointer<Float>>? = nil,
+                    heads: UnsafeMutablePointer<Int>, into out: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>? = nil) -> Int {
     for w in lists.indices { heads[w] = 0 }
     var written = 0
     while true {
@@ -58,6 +57,14 @@ func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, h
         }
         guard found else { return written }
         out[written] = smallest
+        if let values, let sums {
+            var s: Float = 0
+            for (w, l) in lists.enumerated() {
+                let term: Float = heads[w] < l.count && l[heads[w]] == smallest ? values[w][heads[w]] : 0
+                s = w == 0 ? term : s + term
+            }
+            sums[written] = s
+        }
         written += 1
         for (w, l) in lists.enumerated() where heads[w] < l.count && l[heads[w]] == smallest { heads[w] += 1 }
     }

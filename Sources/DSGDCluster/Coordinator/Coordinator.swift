@@ -294,10 +294,15 @@ public final class Coordinator {
     /// pending update and releases those parts; false (and the run fails, naming the worker of a
     /// lone gradient) on NaN or infinity. Allocates nothing unless it fails.
     func aggregate(part j: Int, workers: [Int], count: Int) -> Bool {
-        for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
-        let ok = inbox.isTopK && store.takesSparseSteps
-            ? store.applySparse(part: j, gradients: count) { inbox.topKEntries(workers[$0], part: j) }
-            : store.apply(part: j, gradients: count, storage: inbox.storage)
+        let ok: Bool
+        if inbox.isTopK && store.takesSparseSteps {
+            // From the entries the workers sent: their gradients are never written out densely.
+            ok = store.applySparse(part: j, gradients: count, entries: { inbox.topKEntries(workers[$0], part: j) },
+                                   values: { inbox.topKValues(workers[$0], part: j) })
+        } else {
+            for i in 0..<count { store.setGradient(i, inbox.pointer(workers[i], part: j)) }
+            ok = store.apply(part: j, gradients: count, storage: inbox.storage)
+        }
         for i in 0..<count { inbox.clear(workers[i], part: j) }
         if !ok {
             let who = count == 1 ? "worker \(workers[0])" : "the workers"

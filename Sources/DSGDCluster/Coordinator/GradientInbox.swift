@@ -3,7 +3,9 @@ import ZeroMQ
 /// Gradients as their parts arrive, held until a policy aggregates or drops them: float32 parts
 /// as the received frame itself (no copy), and so bf16 parts when only the aggregator reads them
 /// (it widens them on the fly: `storage`); other encoded parts (`--compress`) decoded into a
-/// float32 buffer of the worker's.
+/// float32 buffer of the worker's. `topk` parts are kept as their entries (indices and values)
+/// and written into that buffer only when something asks for them densely (`pointer`): the sparse
+/// step reads the entries alone (`topKEntries`, `topKValues`).
 ///
 /// Parts arrive in order, each `chunk` values (the last may be shorter), the last one flagged, in
 /// the job's encoding; `accept` checks all of that.
@@ -23,10 +25,14 @@ final class GradientInbox {
     /// (P floats).
     private let decoded: [UnsafeMutableBufferPointer<Float>]
     /// `topk`: per worker and part, the indices its last payload set, ascending (so that the next
-    /// one clears just those instead of the whole part, and an update can visit just those), and
-    /// how many (0: none held).
+    /// one clears just those instead of the whole part, and an update can visit just those), their
+    /// values, and how many (0: none held).
     private let setIndices: [UnsafeMutablePointer<UInt32>]
+    private let setValues: [UnsafeMutablePointer<Float>]
     private var setCount: [[Int]]
+    /// `topk`: per worker and part, whether the held entries are written into `decoded` (which is
+    /// zero elsewhere, and everywhere in a part whose entries are not written).
+    private var written: [[Bool]]
     /// `topk`: entries per part at most (0 for other encodings).
     let keptPerPart: Int
 
@@ -52,12 +58,15 @@ final class GradientInbox {
         let kept = isTopK ? (0..<parts).map { codec.kept(partRange($0).count) }.max() ?? 0 : 0
         keptPerPart = kept
         setIndices = isTopK ? (0..<workers).map { _ in .allocate(capacity: max(parts * kept, 1)) } : []
+        setValues = isTopK ? (0..<workers).map { _ in .allocate(capacity: max(parts * kept, 1)) } : []
         setCount = isTopK ? Array(repeating: Array(repeating: 0, count: parts), count: workers) : []
+        written = isTopK ? Array(repeating: Array(repeating: false, count: parts), count: workers) : []
     }
 
     deinit {
         for b in decoded { b.deallocate() }
         for p in setIndices { p.deallocate() }
+        for p in setValues { p.deallocate() }
     }
 
     /// Checks that `h` is the next part of worker `k`'s gradient (its offset, its encoding and
@@ -87,20 +96,21 @@ final class GradientInbox {
         return (j, last)
     }
 
-    /// `topk`: clears the entries the previous payload of worker `k`'s part `j` set, then sets
-    /// this payload's (checked as `decode` checks them) and remembers which. A payload that does
-    /// not decode leaves the part all zero.
+    /// `topk`: clears the entries the previous payload of worker `k`'s part `j` wrote into its
+    /// buffer, if they were written, then holds this payload's entries (checked as `decode` checks
+    /// them). A payload that does not decode leaves nothing held: the part reads as all zero.
     private func acceptTopK(_ frame: ZMQMessage, from k: Int, part j: Int, range r: Range<Int>, worker: UInt32) throws(ProtocolError) {
-        let part = decoded[k].baseAddress! + r.lowerBound, held = setIndices[k] + j * keptPerPart
-        for w in 0..<setCount[k][j] { part[Int(held[w])] = 0 }
+        let at = j * keptPerPart
+        if written[k][j] {
+            let part = decoded[k].baseAddress! + r.lowerBound, held = setIndices[k] + at
+            for w in 0..<setCount[k][j] { part[Int(held[w])] = 0 }
+            written[k][j] = false
+        }
         setCount[k][j] = 0
         let entries = codec.kept(r.count)
-        do { try GradientCodec.scatter(frame.bytes, entries: entries, count: r.count, into: part, what: "topk") } catch {
-            part.update(repeating: 0, count: r.count)
+        do { try GradientCodec.entries(of: frame.bytes, count: entries, partSize: r.count, indices: setIndices[k] + at, values: setValues[k] + at, what: "topk") } catch {
             throw .undecodable(worker: worker, reason: error.description)
         }
-        let payload = frame.bytes
-        for w in 0..<entries { held[w] = UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)) }
         setCount[k][j] = entries
     }
 
@@ -114,9 +124,23 @@ final class GradientInbox {
         return UnsafeBufferPointer(start: setIndices[k] + j * keptPerPart, count: setCount[k][j])
     }
 
-    /// The first value of worker `k`'s part `j`, stored as `storage` says.
+    /// `topk`: the values of `topKEntries(k, part: j)`, in the same order.
+    func topKValues(_ k: Int, part j: Int) -> UnsafeBufferPointer<Float> {
+        guard isTopK else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: setValues[k] + j * keptPerPart, count: setCount[k][j])
+    }
+
+    /// The first value of worker `k`'s part `j`, stored as `storage` says (a `topk` part's
+    /// entries are written into its buffer first, if they are not yet).
     func pointer(_ k: Int, part j: Int) -> UnsafeRawPointer {
-        keepsFrames ? slots[k][j].bytes.baseAddress! : UnsafeRawPointer(decoded[k].baseAddress! + partStart[j])
+        if keepsFrames { return UnsafeRawPointer(slots[k][j].bytes.baseAddress!) }
+        let part = decoded[k].baseAddress! + partStart[j]
+        if isTopK && !written[k][j] {
+            let at = j * keptPerPart, indices = setIndices[k] + at, values = setValues[k] + at
+            for w in 0..<setCount[k][j] { part[Int(indices[w])] = values[w] }
+            written[k][j] = true
+        }
+        return UnsafeRawPointer(part)
     }
 
     /// Releases worker `k`'s part `j` (its frame goes back to libzmq).

@@ -123,15 +123,17 @@ final class ParameterStore {
 
     /// Writes part `j` of the pending update like `apply`, from float32 gradients that are zero
     /// outside the entries `entries(i)` of gradient `i` (ascending, relative to the part's start;
-    /// `--compress topk`), under plain SGD: `pending`'s part brought up to `current`'s (`catchUp`),
-    /// then work on the union of the entries only, bit for bit what `apply` writes. Remembers that
+    /// `--compress topk`), whose values there are `values(i)`, under plain SGD: `pending`'s part
+    /// brought up to `current`'s (`catchUp`), then work on the union of the entries only (their
+    /// sums taken in the merge that finds it), bit for bit what `apply` writes. Remembers that
     /// union: the only entries of the part that can differ between the new version and `current`
     /// (`changeCandidates`). Requires `takesSparseSteps`.
-    func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>) -> Bool {
+    func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>,
+                     values: (Int) -> UnsafeBufferPointer<Float>) -> Bool {
         let caughtUp = catchUp(part: j)
-        let union = sparse.merge(part: j, gradients, entries, version: version + 1)
+        let (union, sums) = sparse.merge(part: j, gradients, entries, values, version: version + 1)
         pendingHolds[j] = version + 1
-        return aggregator.applyAt(union, count: gradients, range: partRange(j), optimizer: step,
+        return aggregator.applyAt(union, sums: sums, count: gradients, range: partRange(j), optimizer: step,
                                   params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, copyingPart: !caughtUp)
     }
 

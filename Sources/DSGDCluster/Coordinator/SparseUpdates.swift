@@ -15,6 +15,10 @@ final class SparseUpdates {
     private var versions: [Int]
     private let headStorage: UnsafeMutablePointer<Int>
     private let listStorage: UnsafeMutablePointer<UnsafeBufferPointer<UInt32>>
+    private let valueStorage: UnsafeMutablePointer<UnsafeBufferPointer<Float>>
+    /// The sums at the entries of the last merge (grown like the lists).
+    private var sums: UnsafeMutablePointer<Float>
+    private var sumsRoom = 1
     private let maxGradients: Int
 
     init(parts: Int, maxGradients: Int) {
@@ -27,12 +31,17 @@ final class SparseUpdates {
         headStorage = .allocate(capacity: self.maxGradients)
         listStorage = .allocate(capacity: self.maxGradients)
         listStorage.initialize(repeating: UnsafeBufferPointer(start: nil, count: 0), count: self.maxGradients)
+        valueStorage = .allocate(capacity: self.maxGradients)
+        valueStorage.initialize(repeating: UnsafeBufferPointer(start: nil, count: 0), count: self.maxGradients)
+        sums = .allocate(capacity: 1)
     }
 
     deinit {
         for l in lists { l.deallocate() }
         headStorage.deallocate()
         listStorage.deallocate()
+        valueStorage.deallocate()
+        sums.deallocate()
     }
 
     private func slot(_ j: Int, _ version: Int) -> Int { j * Self.kept + version % Self.kept }
@@ -40,18 +49,27 @@ final class SparseUpdates {
     /// Makes part `j`'s list for `version` the ascending union of the `n` lists `entries(0..<n)`
     /// (each read once), the entries of the update that makes `version`; returns it. Replaces
     /// what the slot held (version `version - kept`).
-    func merge(part j: Int, _ n: Int, _ entries: (Int) -> UnsafeBufferPointer<UInt32>, version: Int) -> UnsafeBufferPointer<UInt32> {
+    func merge(part j: Int, _ n: Int, _ entries: (Int) -> UnsafeBufferPointer<UInt32>, _ values: (Int) -> UnsafeBufferPointer<Float>,
+               version: Int) -> (union: UnsafeBufferPointer<UInt32>, sums: UnsafePointer<Float>) {
         precondition(n <= maxGradients && version >= 0)
         var room = 0
         for i in 0..<n {
             listStorage[i] = entries(i)
+            valueStorage[i] = values(i)
+            precondition(valueStorage[i].count == listStorage[i].count, "a value for every entry")
             room += listStorage[i].count
         }
         let s = slot(j, version)
         reserve(slot: s, room: room)
-        counts[s] = mergeAscending(UnsafeBufferPointer(start: listStorage, count: n), heads: headStorage, into: lists[s])
+        if room > sumsRoom {
+            sums.deallocate()
+            sums = .allocate(capacity: room)
+            sumsRoom = room
+        }
+        counts[s] = mergeAscending(UnsafeBufferPointer(start: listStorage, count: n), values: UnsafeBufferPointer(start: valueStorage, count: n),
+                                   heads: headStorage, into: lists[s], sums: sums)
         versions[s] = version
-        return UnsafeBufferPointer(start: lists[s], count: counts[s])
+        return (UnsafeBufferPointer(start: lists[s], count: counts[s]), UnsafePointer(sums))
     }
 
     /// Makes list `s` hold at least `room` entries (forgetting what it held).

@@ -255,17 +255,39 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         try scatter(payload, entries: payload.count / 8, count: n, into: out, what: "sparse")
     }
 
+    /// Copies the `count` (index, value) pairs of `payload` (k u32 indices, then k f32 values) into
+    /// `indices` and `values`, checking as `scatter` does that the indices ascend inside a part of
+    /// `partSize` values.
+    static func entries(of payload: UnsafeRawBufferPointer, count k: Int, partSize n: Int, indices: UnsafeMutablePointer<UInt32>,
+                        values: UnsafeMutablePointer<Float>, what: String) throws(CodecError) {
+        var previous = -1
+        for w in 0..<k {
+            let i = try ascendingIndex(payload, w, after: previous, below: n, what: what)
+            previous = i
+            indices[w] = UInt32(truncatingIfNeeded: i)
+            values[w] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
+        }
+    }
+
     /// Sets `out[i] = v` for the `entries` (index, value) pairs of `payload` (k u32 indices, then k
     /// f32 values), checking that the indices ascend inside the part of `count` values.
     static func scatter(_ payload: UnsafeRawBufferPointer, entries k: Int, count n: Int, into out: UnsafeMutablePointer<Float>,
                                 what: String) throws(CodecError) {
         var previous = -1
         for w in 0..<k {
-            let i = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))
-            guard i > previous, i < n else { throw CodecError("\(what) index \(i) after \(previous) in a part of \(n) values (they must ascend)") }
+            let i = try ascendingIndex(payload, w, after: previous, below: n, what: what)
             previous = i
             out[i] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
         }
+    }
+
+    /// Index `w` of a sparse payload, checked to come after `previous` and below `n`.
+    @inline(__always)
+    private static func ascendingIndex(_ payload: UnsafeRawBufferPointer, _ w: Int, after previous: Int, below n: Int,
+                                       what: String) throws(CodecError) -> Int {
+        let i = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)))
+        guard i > previous, i < n else { throw CodecError("\(what) index \(i) after \(previous) in a part of \(n) values (they must ascend)") }
+        return i
     }
 
     /// IEEE binary16 of `x`, rounded to nearest even, in integer arithmetic (no conversion
