@@ -47,8 +47,9 @@ final class SparseUpdates {
     private func slot(_ j: Int, _ version: Int) -> Int { j * Self.kept + version % Self.kept }
 
     /// Makes part `j`'s list for `version` the ascending union of the `n` lists `entries(0..<n)`
-    /// (each read once), the entries of the update that makes `version`; returns it. Replaces
-    /// what the slot held (version `version - kept`).
+    /// (each read once), the entries of the update that makes `version`; returns it, with the sums
+    /// of the lists' `values(0..<n)` at its entries (`mergeAscending`; valid until the next merge).
+    /// Replaces what the slot held (version `version - kept`).
     func merge(part j: Int, _ n: Int, _ entries: (Int) -> UnsafeBufferPointer<UInt32>, _ values: (Int) -> UnsafeBufferPointer<Float>,
                version: Int) -> (union: UnsafeBufferPointer<UInt32>, sums: UnsafePointer<Float>) {
         precondition(n <= maxGradients && version >= 0)
