@@ -5,7 +5,7 @@ import ZeroMQ
 /// A `topk` inbox holds each part as the entries its payload sets; read densely (`pointer`, as
 /// the dense step, `--noise-scale` and `--max-gradient-norm` read it) a part is those entries and
 /// zero elsewhere, and a later payload of the part clears what an earlier one wrote, whether it
-/// was read densely in between or not.
+/// was read densely in between or not. The dense buffer exists only once something reads it.
 final class GradientInboxTests: XCTestCase {
     private let n = 100, half = 50
     private let codec = GradientCodec.topk(0.1)  // 5 entries of each part of 50
@@ -70,7 +70,9 @@ final class GradientInboxTests: XCTestCase {
 
         try send(first, to: inbox)
         XCTAssertEqual(held(inbox).map(\.bitPattern), try sent(first).map(\.bitPattern), "the entries held")
+        XCTAssertEqual(inbox.denseBuffers, 0, "no dense buffer until one is read")
         XCTAssertEqual(dense(inbox).map(\.bitPattern), try sent(first).map(\.bitPattern), "read densely")
+        XCTAssertEqual(inbox.denseBuffers, 1)
 
         try send(second, to: inbox)
         XCTAssertEqual(held(inbox).map(\.bitPattern), try sent(second).map(\.bitPattern))

@@ -22,8 +22,10 @@ final class GradientInbox {
     /// Whether parts are kept as the received frames (float32, or bf16 as `storage` says).
     private let keepsFrames: Bool
     /// `--compress` other than none, unless bf16 frames are kept: each worker's decoded gradient
-    /// (P floats).
-    private let decoded: [UnsafeMutableBufferPointer<Float>]
+    /// (P floats, zero-filled), allocated when first written (a `topk` gradient only when it is
+    /// read densely: under the sparse step, never).
+    private var decoded: [UnsafeMutableBufferPointer<Float>?]
+    private let parameterCount: Int
     /// `topk`: per worker and part, the indices its last payload set, ascending (so that the next
     /// one clears just those instead of the whole part, and an update can visit just those), their
     /// values, and how many (0: none held).
@@ -48,11 +50,8 @@ final class GradientInbox {
         let keepsFrames = keepsFrames
         slots = (0..<workers).map { _ in (0..<(keepsFrames ? parts : 0)).map { _ in ZMQMessage() } }
         partsReceived = Array(repeating: 0, count: workers)
-        decoded = keepsFrames ? [] : (0..<workers).map { _ in
-            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(parameterCount, 1))
-            b.initialize(repeating: 0)
-            return b
-        }
+        self.parameterCount = parameterCount
+        decoded = Array(repeating: nil, count: keepsFrames ? 0 : workers)
         var isTopK = false
         if case .topk = codec { isTopK = true }
         let kept = isTopK ? (0..<parts).map { codec.kept(partRange($0).count) }.max() ?? 0 : 0
@@ -64,7 +63,7 @@ final class GradientInbox {
     }
 
     deinit {
-        for b in decoded { b.deallocate() }
+        for b in decoded { b?.deallocate() }
         for p in setIndices { p.deallocate() }
         for p in setValues { p.deallocate() }
     }
@@ -88,7 +87,7 @@ final class GradientInbox {
         } else if isTopK {
             try acceptTopK(frame, from: k, part: j, range: r, worker: h.workerID)
         } else {
-            do { try codec.decode(frame.bytes, count: r.count, into: decoded[k].baseAddress! + r.lowerBound) } catch {
+            do { try codec.decode(frame.bytes, count: r.count, into: dense(k) + r.lowerBound) } catch {
                 throw .undecodable(worker: h.workerID, reason: error.description)
             }
         }
@@ -102,7 +101,7 @@ final class GradientInbox {
     private func acceptTopK(_ frame: ZMQMessage, from k: Int, part j: Int, range r: Range<Int>, worker: UInt32) throws(ProtocolError) {
         let at = j * keptPerPart
         if written[k][j] {
-            let part = decoded[k].baseAddress! + r.lowerBound, held = setIndices[k] + at
+            let part = dense(k) + r.lowerBound, held = setIndices[k] + at
             for w in 0..<setCount[k][j] { part[Int(held[w])] = 0 }
             written[k][j] = false
         }
@@ -124,6 +123,18 @@ final class GradientInbox {
         return UnsafeBufferPointer(start: setIndices[k] + j * keptPerPart, count: setCount[k][j])
     }
 
+    /// Worker `k`'s decoded gradient, allocated (zero-filled) the first time it is asked for.
+    private func dense(_ k: Int) -> UnsafeMutablePointer<Float> {
+        if let b = decoded[k] { return b.baseAddress! }
+        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(parameterCount, 1))
+        b.initialize(repeating: 0)
+        decoded[k] = b
+        return b.baseAddress!
+    }
+
+    /// How many workers' decoded gradients are allocated (P floats each).
+    var denseBuffers: Int { decoded.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+
     /// `topk`: the values of `topKEntries(k, part: j)`, in the same order.
     func topKValues(_ k: Int, part j: Int) -> UnsafeBufferPointer<Float> {
         guard isTopK else { return UnsafeBufferPointer(start: nil, count: 0) }
@@ -134,7 +145,7 @@ final class GradientInbox {
     /// entries are written into its buffer first, if they are not yet).
     func pointer(_ k: Int, part j: Int) -> UnsafeRawPointer {
         if keepsFrames { return UnsafeRawPointer(slots[k][j].bytes.baseAddress!) }
-        let part = decoded[k].baseAddress! + partStart[j]
+        let part = dense(k) + partStart[j]
         if isTopK && !written[k][j] {
             let at = j * keptPerPart, indices = setIndices[k] + at, values = setValues[k] + at
             for w in 0..<setCount[k][j] { part[Int(indices[w])] = values[w] }
