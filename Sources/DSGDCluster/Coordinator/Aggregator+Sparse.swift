@@ -39,14 +39,14 @@ extension Aggregator {
 }
 
 /// The ascending union of the ascending `lists`, written to `out` (room for all their entries);
-/// returns its size. With `values` (one list per entry list, in the same order), also writes to
-/// `sums` the sum at each entry of the union, as `Aggregator.apply` sums dense gradients that are
+/// returns its size, and writes to `sums` the sum of `values` (one list per entry list, in the
+/// same order) at each entry of the union, as `Aggregator.apply` sums dense gradients that are
 /// zero outside their lists: in list order, starting from the first list's term, a list without
 /// the entry adding +0 (so that a -0 alone comes out +0, as it does there). A k-way merge: each
 /// step takes the smallest head, O(lists) per entry written. No allocation (`heads` has room for
 /// `lists.count`).
-func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, values: UnsafeBufferPointer<UnsafeBufferPointer<Float>>? = nil,
-                    heads: UnsafeMutablePointer<Int>, into out: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>? = nil) -> Int {
+func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, values: UnsafeBufferPointer<UnsafeBufferPointer<Float>>,
+                    heads: UnsafeMutablePointer<Int>, into out: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Float>) -> Int {
     for w in lists.indices { heads[w] = 0 }
     var written = 0
     while true {
@@ -57,14 +57,12 @@ func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, v
         }
         guard found else { return written }
         out[written] = smallest
-        if let values, let sums {
-            var s: Float = 0
-            for (w, l) in lists.enumerated() {
-                let term: Float = heads[w] < l.count && l[heads[w]] == smallest ? values[w][heads[w]] : 0
-                s = w == 0 ? term : s + term
-            }
-            sums[written] = s
+        var s: Float = 0
+        for (w, l) in lists.enumerated() {
+            let term: Float = heads[w] < l.count && l[heads[w]] == smallest ? values[w][heads[w]] : 0
+            s = w == 0 ? term : s + term
         }
+        sums[written] = s
         written += 1
         for (w, l) in lists.enumerated() where heads[w] < l.count && l[heads[w]] == smallest { heads[w] += 1 }
     }
