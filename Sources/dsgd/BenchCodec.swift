@@ -16,14 +16,20 @@ extension DSGD {
         @Option(parsing: .upToNextOption, help: "Encodings.")
         var compress: [String] = ["none", "bf16", "fp16", "topk:0.01", "sign"]
 
-        @Option(help: "Values per part (--gradient-chunk).")
-        var gradientChunk: Int = 131_072
+        @Option(help: "Values per part (--gradient-chunk) (default: as dsgd run's for each encoding: 131072; topk 4194304).")
+        var gradientChunk: Int?
 
         @Option(help: "Repetitions (median reported).")
         var repeats: Int = 30
 
         @Flag(inversion: .prefixedNo, help: "Error feedback with topk and sign (as workers do by default).")
         var errorFeedback = true
+
+        func validate() throws {
+            if let c = gradientChunk, c < 1 { throw ValidationError("--gradient-chunk must be at least 1") }
+            for d in dims where d < 1 { throw ValidationError("--dims must be positive") }
+            guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        }
 
         func run() throws {
             for d in dims {
@@ -34,11 +40,12 @@ extension DSGD {
                 }
                 for name in compress {
                     let codec = try GradientCodec(parsing: name)
+                    let gradientChunk = gradientChunk ?? JobConfig.defaultGradientChunk(compress: codec)
                     let parts = stride(from: 0, to: d, by: gradientChunk).map { $0 ..< min(d, $0 + gradientChunk) }
                     let bytes = parts.reduce(0) { $0 + codec.payloadBytes(count: $1.count) }
                     let encoded = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 8)
                     let work = UnsafeMutablePointer<Float>.allocate(capacity: d)
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: gradientChunk)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(gradientChunk, d))
                     let decoded = UnsafeMutablePointer<Float>.allocate(capacity: d)
                     defer { encoded.deallocate(); work.deallocate(); scratch.deallocate(); decoded.deallocate() }
                     let feedback = codec.isSparse && errorFeedback ? ErrorFeedback(count: d) : nil
@@ -66,7 +73,7 @@ extension DSGD {
                     encodeTimes.sort()
                     decodeTimes.sort()
                     let e = encodeTimes[repeats / 2], dd = decodeTimes[repeats / 2]
-                    writeLine("{\"benchmark\":\"codec\",\"compress\":\"\(codec)\",\"dim\":\(d),\"bytes\":\(bytes),\"error_feedback\":\(feedback != nil),"
+                    writeLine("{\"benchmark\":\"codec\",\"compress\":\"\(codec)\",\"dim\":\(d),\"gradient_chunk\":\(gradientChunk),\"bytes\":\(bytes),\"error_feedback\":\(feedback != nil),"
                         + "\"encode_ms\":\(String(format: "%.4f", e * 1e3)),\"decode_ms\":\(String(format: "%.4f", dd * 1e3)),"
                         + "\"encode_values_per_s\":\(String(format: "%.3e", Double(d) / e)),\"decode_values_per_s\":\(String(format: "%.3e", Double(d) / dd)),\(benchMachineFields)}", to: 1)
                 }

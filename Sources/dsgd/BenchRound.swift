@@ -22,8 +22,8 @@ extension DSGD {
         @Option(help: "Rounds per configuration (the first 5 are warm-up and not counted).")
         var rounds: Int = 200
 
-        @Option(help: "Floats per GRADIENT part.")
-        var gradientChunk: Int = JobConfig().gradientChunk
+        @Option(help: "Floats per GRADIENT part (default: as dsgd run's for each encoding: 131072; topk 4194304).")
+        var gradientChunk: Int?
 
         @Option(parsing: .upToNextOption, help: "Gradient encodings (--compress of dsgd run): none, bf16, fp16, topk:F, sign. Parameters go as float32 with none, as the changed entries with topk (--compress-params sparse), in bf16 otherwise. The noop gradient is a fixed non-zero pattern for every encoding but none, and for none too when several are given.")
         var compress: [String] = ["none"]
@@ -32,6 +32,7 @@ extension DSGD {
             guard rounds >= 10 else { throw ValidationError("--rounds must be at least 10") }
             for t in transports where t != "tcp" && t != "ipc" { throw ValidationError("unknown transport '\(t)' (tcp or ipc)") }
             for d in dims where d < 1 { throw ValidationError("--dims must be positive") }
+            if let c = gradientChunk, c < 1 { throw ValidationError("--gradient-chunk must be at least 1") }
             for w in workers where w < 1 { throw ValidationError("--workers must be positive") }
             for c in compress {
                 do { _ = try GradientCodec(parsing: c) } catch { throw ValidationError(error.description) }
@@ -57,7 +58,7 @@ extension DSGD {
                         job.epochs = nil
                         job.steps = rounds
                         job.evalEvery = rounds
-                        job.gradientChunk = gradientChunk
+                        job.gradientChunk = gradientChunk ?? JobConfig.defaultGradientChunk(compress: codec)
                         job.compress = codec
                         if case .topk = codec { job.compressParams = .changes } else { job.compressParams = codec == .f32 ? .f32 : .bf16 }
                         // Encodings that look at the values get a non-zero gradient to look at, and
@@ -71,7 +72,7 @@ extension DSGD {
                         guard code == 0 else { throw CleanFailure("bench run \(transport) workers=\(n) dim=\(d) failed (exit \(code))") }
                         let s = try RunDirectory(path: dir).readSummary()
                         let params = job.compressParams.description
-                        let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),\"gradient_chunk\":\(gradientChunk),"
+                        let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),\"gradient_chunk\":\(job.gradientChunk),"
                             + "\"compress\":\"\(codec)\",\"compress_params\":\"\(params)\",\"bytes_per_round\":\((s.bytesMoved ?? 0) / max(s.steps, 1)),"
                             + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90)),\(benchMachineFields)}"
                         writeLine(line, to: 1)

@@ -140,6 +140,7 @@ extension DSGD {
                 for scheme in schemes {
                     var job = base
                     job.compress = try GradientCodec(parsing: scheme.compress)
+                    job.gradientChunk = JobConfig.defaultGradientChunk(compress: job.compress)
                     job.compressParams = try GradientCodec(parsing: scheme.compressParams)
                     job.errorFeedback = scheme.errorFeedback
                     let r = try runs.run(job, name: "\(task.name)-\(scheme.directoryName)")

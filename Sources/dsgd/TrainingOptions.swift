@@ -133,8 +133,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Fail if not every worker registers within this many seconds.")
     var registerTimeout: Double = 60
 
-    @Option(parsing: .unconditional, help: "Floats per PARAMS and GRADIENT message part (the coordinator averages part by part as they arrive and sends each averaged part on at once).")
-    var gradientChunk: Int = JobConfig().gradientChunk
+    @Option(parsing: .unconditional, help: "Floats per PARAMS and GRADIENT message part (the coordinator averages part by part as they arrive and sends each averaged part on at once) (default: 131072; with --compress topk, 4194304).")
+    var gradientChunk: Int?
 
     @Option(parsing: .unconditional, help: "Hold out this fraction of the data set as a test set (deterministic from --seed), in [0, 1).")
     var holdout: Double = 0
@@ -203,7 +203,7 @@ struct TrainingOptions: ParsableArguments {
         j.checkpointSeconds = checkpointSeconds
         j.keepCheckpoints = keepCheckpoints
         j.registerTimeout = registerTimeout
-        j.gradientChunk = gradientChunk
+        j.gradientChunk = gradientChunk ?? JobConfig.defaultGradientChunk(compress: j.compress)
         j.holdout = holdout
         j.hidden = hidden
         j.normalize = normalize

@@ -43,7 +43,8 @@ final class CompressionTests: ClusterTestCase {
 
     /// The parameters after `steps` sync updates with `codec` for gradients (and error feedback
     /// for topk and sign) and `params` for parameters.
-    func replay(codec: String, params: String, data: Dataset) -> [Float] {
+    func replay(codec: String, params: String, data: Dataset, chunk: Int? = nil) -> [Float] {
+        let chunk = chunk ?? self.chunk
         let model = LogisticRegression(dimension: features)
         let order = SyncReplay(model: model, data: data, workers: n, batch: batch, seed: seed, learningRate: lr)
         var sgd = ReferenceSGD(parameters: model.initialParameters(), learningRate: lr)
@@ -103,6 +104,26 @@ final class CompressionTests: ClusterTestCase {
             XCTAssertEqual(s.compress, codec == "none" ? nil : codec)
             XCTAssertEqual(try self.params(out).values.count, p)
         }
+    }
+
+    /// Without `--gradient-chunk`, top-k vectors go in one part (4,194,304 floats), so their k
+    /// entries are the whole vector's largest; other encodings keep parts of 131,072.
+    func testTopKSendsTheWholeVectorInOnePartByDefault() throws {
+        let data = try DatasetSpec(name: "synthetic-logistic", examples: examples, features: features, seed: seed).materialize()
+        let common = ["run", "--quiet", "--workers", "\(n)", "--mode", "sync", "--model", "logistic", "--examples", "\(examples)",
+                      "--features", "\(features)", "--batch", "\(batch)", "--lr", "\(lr)", "--steps", "\(steps)", "--seed", "\(seed)"]
+        let p = features + 1
+        for (codec, expected) in [("topk:0.25", 4_194_304), ("sign", 131_072)] {
+            let out = path("default-chunk-\(codec.prefix(4))")
+            let r = try run(common + ["--compress", codec, "--out", out])
+            XCTAssertEqual(r.code, 0, r.stderr)
+            XCTAssertEqual(try RunDirectory(path: out).readConfig().job.gradientChunk, expected, "\(codec): the default part size")
+            assertBitIdentical(try self.params(out).values, replay(codec: codec, params: "none", data: data, chunk: p),
+                               "--compress \(codec): one part of \(p) values")
+        }
+        // In one part, top-k keeps ceil(0.25 x 9) = 3 entries per gradient (3 parts of 4, 4, 1 kept 1 + 1 + 1).
+        let s = try summary(path("default-chunk-topk"))
+        XCTAssertEqual(s.workerBytesReceived, Array(repeating: (32 + 8 * 3) * steps, count: n), "topk: one part of 3 entries per gradient")
     }
 
     func testAPeerOfAnotherVersionOrEncodingGetsAClearError() throws {

@@ -114,8 +114,21 @@ public struct JobConfig: Codable, Equatable, Sendable {
     public var workerTimeout: Double = 60
     /// How long the coordinator waits for all workers to register (seconds).
     public var registerTimeout: Double = 60
-    /// Floats per GRADIENT part (see `MessageType.gradient`).
+    /// Floats per GRADIENT part (see `MessageType.gradient`); `defaultGradientChunk(compress:)`
+    /// gives the default of the command line, which depends on the encoding.
     public var gradientChunk: Int = 131_072
+
+    /// The default `--gradient-chunk` under `--compress codec`: 131,072 floats, so that the
+    /// coordinator averages part j while later parts are still on the wire; under `topk`
+    /// 4,194,304. A top-k part is about 2F of its float32 size (80 KB for a million floats at
+    /// F = 0.01), so splitting it buys no overlap but costs messages: a round of a million
+    /// parameters took 1.5-1.7 ms in parts of 131,072 and 1.0-1.3 ms in one part (`dsgd bench
+    /// round --compress topk:0.01`, 2 workers). The k entries are the part's largest, so in one
+    /// part they are the whole vector's largest.
+    public static func defaultGradientChunk(compress: GradientCodec) -> Int {
+        if case .topk = compress { return 4_194_304 }
+        return 131_072
+    }
     /// Fraction of the materialised data set held out as a test set (`HoldoutSplit`), in [0, 1).
     public var holdout: Double = 0
     /// Hidden layer widths of `--model mlp`.
