@@ -107,22 +107,25 @@ final class CompressionTests: ClusterTestCase {
     }
 
     /// Without `--gradient-chunk`, top-k vectors go in one part (4,194,304 floats), so their k
-    /// entries are the whole vector's largest; other encodings keep parts of 131,072.
+    /// entries are the whole vector's largest; other encodings keep parts of 131,072. In one part,
+    /// the coordinator's sparse step under `--compress-params sparse` is written into the current
+    /// parameters and lists the changes it sends (`ParameterStore.beginUpdate(inPlace:)`).
     func testTopKSendsTheWholeVectorInOnePartByDefault() throws {
         let data = try DatasetSpec(name: "synthetic-logistic", examples: examples, features: features, seed: seed).materialize()
         let common = ["run", "--quiet", "--workers", "\(n)", "--mode", "sync", "--model", "logistic", "--examples", "\(examples)",
                       "--features", "\(features)", "--batch", "\(batch)", "--lr", "\(lr)", "--steps", "\(steps)", "--seed", "\(seed)"]
         let p = features + 1
-        for (codec, expected) in [("topk:0.25", 4_194_304), ("sign", 131_072)] {
-            let out = path("default-chunk-\(codec.prefix(4))")
-            let r = try run(common + ["--compress", codec, "--out", out])
+        // topk:0.1 keeps one entry of the 9 per worker: the changes (at most 3) go as such.
+        for (codec, params, expected) in [("topk:0.25", "none", 4_194_304), ("topk:0.1", "sparse", 4_194_304), ("sign", "none", 131_072)] {
+            let out = path("default-chunk-\(codec.prefix(4))-\(params)")
+            let r = try run(common + ["--compress", codec, "--compress-params", params, "--out", out])
             XCTAssertEqual(r.code, 0, r.stderr)
             XCTAssertEqual(try RunDirectory(path: out).readConfig().job.gradientChunk, expected, "\(codec): the default part size")
-            assertBitIdentical(try self.params(out).values, replay(codec: codec, params: "none", data: data, chunk: p),
-                               "--compress \(codec): one part of \(p) values")
+            assertBitIdentical(try self.params(out).values, replay(codec: codec, params: params, data: data, chunk: p),
+                               "--compress \(codec) --compress-params \(params): one part of \(p) values")
         }
         // In one part, top-k keeps ceil(0.25 x 9) = 3 entries per gradient (3 parts of 4, 4, 1 kept 1 + 1 + 1).
-        let s = try summary(path("default-chunk-topk"))
+        let s = try summary(path("default-chunk-topk-none"))
         XCTAssertEqual(s.workerBytesReceived, Array(repeating: (32 + 8 * 3) * steps, count: n), "topk: one part of 3 entries per gradient")
     }
 

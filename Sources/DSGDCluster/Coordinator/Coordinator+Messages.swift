@@ -244,9 +244,12 @@ extension Coordinator {
                     let range = store.partRange(j), target = pool.acquire()
                     let old = previous.floats.baseAddress! + range.lowerBound, new = buffer.floats.baseAddress! + range.lowerBound
                     let into = UnsafeMutableRawPointer(target.floats.baseAddress!)
-                    // After a sparse update (top-k under plain SGD) only its entries can differ.
+                    // An update in place listed what it changed; after a sparse update into
+                    // another buffer only its entries can differ.
                     let candidates = previous === store.current ? store.changeCandidates(part: j, version: version) : nil
-                    let size = if let candidates {
+                    let size = if let (entries, values) = store.inPlaceChanges(part: j) {
+                        GradientCodec.encodeChanges(entries: entries, values: values, count: range.count, into: into)
+                    } else if let candidates {
                         GradientCodec.encodeChanges(old: old, new: new, count: range.count, candidates: candidates, into: into)
                     } else {
                         GradientCodec.encodeChanges(old: old, new: new, count: range.count, into: into)

@@ -290,12 +290,16 @@ public final class Coordinator {
         return epochsDone || stepsDone
     }
 
+    /// Whether `aggregate` takes the sparse step (top-k gradients under plain SGD), which
+    /// `ParameterStore.beginUpdate(inPlace:)` may write into the current parameters.
+    var stepsAreSparse: Bool { inbox.isTopK && store.takesSparseSteps }
+
     /// For a policy: sums part `j` of the gradients of `workers[0..<count]` in that order into the
     /// pending update and releases those parts; false (and the run fails, naming the worker of a
     /// lone gradient) on NaN or infinity. Allocates nothing unless it fails.
     func aggregate(part j: Int, workers: [Int], count: Int) -> Bool {
         let ok: Bool
-        if inbox.isTopK && store.takesSparseSteps {
+        if stepsAreSparse {
             // From the entries the workers sent: their gradients are never written out densely.
             ok = store.applySparse(part: j, gradients: count, entries: { inbox.topKEntries(workers[$0], part: j) },
                                    values: { inbox.topKValues(workers[$0], part: j) })

@@ -13,6 +13,12 @@ import ZeroMQ
 /// first: the store knows which version each of its buffers holds, and `pending`, a few versions
 /// behind, catches up by copying just the entries the updates since then changed.
 ///
+/// An update may also be written into `current` itself (`beginUpdate(inPlace: true)`): a sparse
+/// update of parameters in one part that libzmq is not reading. It then reads and writes each
+/// entry once, where the two buffers took a catch-up copy, a read and a write in two 4 MB arrays
+/// and a comparison of both to find what changed; it lists the entries it changed with their new
+/// values (`inPlaceChanges`) and their old ones, which `values` puts back until `commit`.
+///
 /// No allocation per update in steady state (`--delay` copies P floats per update into a reused
 /// buffer).
 final class ParameterStore {
@@ -48,6 +54,15 @@ final class ParameterStore {
     private var pendingHolds: [Int]
     /// Parts that sparse updates caught up entry by entry, not copied whole (for tests).
     private(set) var partsCaughtUp = 0
+    /// Whether the pending update is written into `current` (`pending === current`).
+    private(set) var updatesInPlace = false
+    /// An in-place update's changed entries (relative to part 0's start), their new and old
+    /// values, and how many (-1: the part is not written yet). Grown to the largest union seen.
+    private var changedEntries = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    private var changedNew = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var changedOld = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var changedRoom = 1
+    private var changedCount = -1
 
     /// A store of `initial` (version 0), averaging at most `maxGradients` gradients per update.
     init(initial: [Float], chunk: Int, maxGradients: Int, optimizer: SGD, keepVersions: Int = 0) {
@@ -77,10 +92,26 @@ final class ParameterStore {
         return lo ..< min(count, lo + chunk)
     }
 
+    deinit {
+        changedEntries.deallocate()
+        changedNew.deallocate()
+        changedOld.deallocate()
+    }
+
     /// Starts an update: picks the buffer it is written to, and takes over its record of the
-    /// versions it holds (an update that is not committed leaves that record unknown).
-    func beginUpdate() {
-        let b = pool.acquire(excluding: current)
+    /// versions it holds (an update that is not committed leaves that record unknown). With
+    /// `inPlace` (the caller will write it with `applySparse` alone), that buffer is `current`
+    /// itself when the parameters are one part, no older version is kept and libzmq is not
+    /// reading `current`; otherwise, and without `inPlace`, another buffer of the pool.
+    func beginUpdate(inPlace: Bool = false) {
+        if updatesInPlace {
+            // An in-place update begun and never committed: `current` gets its version back.
+            let p = current.floats.baseAddress!
+            for w in 0..<max(changedCount, 0) { p[Int(changedEntries[w])] = changedOld[w] }
+        }
+        updatesInPlace = inPlace && parts == 1 && keepVersions == 0 && !current.isInFlight
+        changedCount = -1
+        let b = updatesInPlace ? current : pool.acquire(excluding: current)
         pending = b
         if let i = records.firstIndex(where: { $0.buffer === b }) {
             pendingRecord = i
@@ -103,6 +134,7 @@ final class ParameterStore {
     /// index order, stored as `storage` says); false if that sum holds NaN or infinity (the run
     /// must end).
     func apply(part j: Int, gradients: Int, storage: GradientStorage = .float32) -> Bool {
+        precondition(!updatesInPlace, "a dense update cannot be written in place")
         let sgd = step
         sparse.forget(part: j, version: version + 1)
         pendingHolds[j] = version + 1
@@ -130,11 +162,42 @@ final class ParameterStore {
     /// (`changeCandidates`). Requires `takesSparseSteps`.
     func applySparse(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>,
                      values: (Int) -> UnsafeBufferPointer<Float>) -> Bool {
+        if updatesInPlace { return applySparseInPlace(part: j, gradients: gradients, entries: entries, values: values) }
         let caughtUp = catchUp(part: j)
         let (union, sums) = sparse.merge(part: j, gradients, entries, values, version: version + 1)
         pendingHolds[j] = version + 1
         return aggregator.applyAt(union, sums: sums, count: gradients, range: partRange(j), optimizer: step,
                                   params: current.floats.baseAddress!, out: pending!.floats.baseAddress!, copyingPart: !caughtUp)
+    }
+
+    /// `applySparse` into `current` (`updatesInPlace`): the same merge and step, with the changed
+    /// entries listed as they are written; false, nothing written, on a NaN or infinite sum.
+    private func applySparseInPlace(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>,
+                                    values: (Int) -> UnsafeBufferPointer<Float>) -> Bool {
+        let (union, sums) = sparse.merge(part: j, gradients, entries, values, version: version + 1)
+        pendingHolds[j] = version + 1
+        if union.count > changedRoom {
+            changedEntries.deallocate()
+            changedNew.deallocate()
+            changedOld.deallocate()
+            changedRoom = union.count
+            changedEntries = .allocate(capacity: changedRoom)
+            changedNew = .allocate(capacity: changedRoom)
+            changedOld = .allocate(capacity: changedRoom)
+        }
+        guard let n = aggregator.applyInPlace(union, sums: sums, count: gradients, range: partRange(j), optimizer: step,
+                                              params: current.floats.baseAddress!, changed: changedEntries, newValues: changedNew,
+                                              oldValues: changedOld) else { return false }
+        changedCount = n
+        return true
+    }
+
+    /// The entries of part `j` that an in-place update changed (ascending, relative to the part's
+    /// start) and their new values: what a worker holding the version before needs. Nil unless
+    /// the pending update is in place and has written the part.
+    func inPlaceChanges(part j: Int) -> (entries: UnsafeBufferPointer<UInt32>, values: UnsafeBufferPointer<Float>)? {
+        guard updatesInPlace, j == 0, changedCount >= 0 else { return nil }
+        return (UnsafeBufferPointer(start: changedEntries, count: changedCount), UnsafeBufferPointer(start: changedNew, count: changedCount))
     }
 
     /// Makes `pending`'s part `j` equal to `current`'s by copying only the entries the updates
@@ -166,6 +229,8 @@ final class ParameterStore {
         for j in 0..<parts { records[pendingRecord].versions[j] = version + 1 }
         current = pending!
         pending = nil
+        updatesInPlace = false
+        changedCount = -1
         version += 1
         if keepVersions > 0 { remember() }
     }
@@ -178,8 +243,15 @@ final class ParameterStore {
         return history[wanted % (keepVersions + 1)]
     }
 
-    /// The current parameters, copied.
-    var values: [Float] { Array(current.floats.prefix(count)) }
+    /// The parameters of version `version`, copied (an in-place update not yet committed is left
+    /// out: its entries' old values are put back in the copy).
+    var values: [Float] {
+        var copy = Array(current.floats.prefix(count))
+        if updatesInPlace, changedCount > 0 {
+            for w in 0..<changedCount { copy[Int(changedEntries[w])] = changedOld[w] }
+        }
+        return copy
+    }
 
     /// The momentum buffer, copied (nil without momentum, where it is never read).
     var velocity: [Float]? { optimizer.momentum != 0 ? aggregator.velocityValues : nil }

@@ -62,7 +62,7 @@ final class SyncPolicy: UpdatePolicy {
         while partsAggregated < parts, participants.allSatisfy({ c.inbox.partsReceived[$0] > partsAggregated }) {
             let j = partsAggregated
             if j == 0 {
-                c.store.beginUpdate()
+                c.store.beginUpdate(inPlace: c.stepsAreSparse)
                 pipelined = !c.reachesLimit(examplesApplied: participants.count * unit)
                 if pipelined { try nextParticipants(c) }
             }

@@ -53,6 +53,7 @@ extension GradientCodec {
             // the selection reorders).
             let bits = scratch + m, keys = scratch + 2 * m
             for c in 0..<m {
+                if c + scatteredPrefetchDistance < m { prefetchForWrite(values.baseAddress! + Int(scratch[c + scatteredPrefetchDistance])) }
                 let x = values[Int(scratch[c])].bitPattern
                 bits[c] = x
                 keys[c] = x & 0x7FFF_FFFF

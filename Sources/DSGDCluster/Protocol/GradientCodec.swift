@@ -211,6 +211,20 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
         return 8 * k
     }
 
+    /// `encodeChanges` from the list of what changed (`entries`, ascending, unique, below `n`, and
+    /// their new `values`): the same payload, or nil.
+    static func encodeChanges(entries: UnsafeBufferPointer<UInt32>, values: UnsafeBufferPointer<Float>, count n: Int,
+                              into out: UnsafeMutableRawPointer) -> Int? {
+        let k = entries.count
+        guard 2 * k <= n else { return nil }
+        let indices = out.assumingMemoryBound(to: UInt32.self), vals = (out + 4 * k).assumingMemoryBound(to: UInt32.self)
+        for w in 0..<k {
+            indices[w] = entries[w].littleEndian
+            vals[w] = values[w].bitPattern.littleEndian
+        }
+        return 8 * k
+    }
+
     /// `encodeChanges` when `new` can differ from `old` only at the `candidates` (ascending,
     /// unique indices below `n`): the same payload, or nil, from the candidates alone.
     static func encodeChanges(old: UnsafePointer<Float>, new: UnsafePointer<Float>, count n: Int, candidates: UnsafeBufferPointer<UInt32>,
@@ -275,6 +289,10 @@ public enum GradientCodec: Equatable, Sendable, CustomStringConvertible {
                                 what: String) throws(CodecError) {
         var previous = -1
         for w in 0..<k {
+            if w + scatteredPrefetchDistance < k {
+                let ahead = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (w + scatteredPrefetchDistance), as: UInt32.self)))
+                prefetchForWrite(out + min(ahead, n - 1))
+            }
             let i = try ascendingIndex(payload, w, after: previous, below: n, what: what)
             previous = i
             out[i] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * (k + w), as: UInt32.self)))
