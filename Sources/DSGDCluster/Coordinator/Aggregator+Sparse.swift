@@ -53,7 +53,7 @@ extension Aggregator {
         for (c, e) in entries.enumerated() {
             let i = Int(e)
             precondition(i < range.count, "entry \(i) outside a part of \(range.count)")
-            if c + scatteredPrefetchDistance < n { prefetchForWrite(params + Int(entries[c + scatteredPrefetchDistance])) }
+            if c + scatteredPrefetchDistance < n { prefetchForWrite(params + min(Int(entries[c + scatteredPrefetchDistance]), range.count - 1)) }
             let old = params[i], new = old - lr * (scale * sums[c])
             params[i] = new
             // Every entry is written at `w`, which moves on only when the bits changed.
@@ -102,7 +102,6 @@ func mergeAscending(_ lists: UnsafeBufferPointer<UnsafeBufferPointer<UInt32>>, v
         for (w, l) in lists.enumerated() where heads[w] < l.count && l[heads[w]] == smallest { heads[w] += 1 }
     }
 }
-
 
 /// `mergeAscending` of two lists: each step writes the smaller head and the sum of the terms at it
 /// (`a`'s, then `b`'s, +0 for a list without the entry), and moves past it in one list or both,
