@@ -108,15 +108,18 @@ final class CompressionTests: ClusterTestCase {
 
     /// Without `--gradient-chunk`, top-k vectors go in one part (4,194,304 floats), so their k
     /// entries are the whole vector's largest; other encodings keep parts of 131,072. In one part,
-    /// the coordinator's sparse step under `--compress-params sparse` is written into the current
-    /// parameters and lists the changes it sends (`ParameterStore.beginUpdate(inPlace:)`).
+    /// the coordinator's sparse step is written into the current parameters
+    /// (`ParameterStore.beginUpdate(inPlace:)`): under `--compress-params sparse` it lists the
+    /// changes it sends, under `bf16` the parameters are encoded from that buffer version after
+    /// version.
     func testTopKSendsTheWholeVectorInOnePartByDefault() throws {
         let data = try DatasetSpec(name: "synthetic-logistic", examples: examples, features: features, seed: seed).materialize()
         let common = ["run", "--quiet", "--workers", "\(n)", "--mode", "sync", "--model", "logistic", "--examples", "\(examples)",
                       "--features", "\(features)", "--batch", "\(batch)", "--lr", "\(lr)", "--steps", "\(steps)", "--seed", "\(seed)"]
         let p = features + 1
         // topk:0.1 keeps one entry of the 9 per worker: the changes (at most 3) go as such.
-        for (codec, params, expected) in [("topk:0.25", "none", 4_194_304), ("topk:0.1", "sparse", 4_194_304), ("sign", "none", 131_072)] {
+        for (codec, params, expected) in [("topk:0.25", "none", 4_194_304), ("topk:0.1", "sparse", 4_194_304),
+                                          ("topk:0.25", "bf16", 4_194_304), ("sign", "none", 131_072)] {
             let out = path("default-chunk-\(codec.prefix(4))-\(params)")
             let r = try run(common + ["--compress", codec, "--compress-params", params, "--out", out])
             XCTAssertEqual(r.code, 0, r.stderr)
