@@ -141,7 +141,9 @@ public final class Coordinator {
         inbox = GradientInbox(workers: n, parts: store.parts, parameterCount: store.count, partRange: store.partRange, codec: job.compress,
                               floatReaders: job.noiseScale || job.maxGradientNorm != nil)
         paramsEncoder = job.compressParams == .bf16 || job.compressParams == .fp16 ? ParamsEncoder(codec: job.compressParams, count: store.count) : nil
-        paramsChanges = job.compressParams == .changes ? ZeroCopyBufferPool(count: 2 * min(store.chunk, store.count), initial: 2) : nil
+        // A changes payload of a part of L values holds at most L/2 entries of 8 bytes (more go
+        // as float32): L floats' room.
+        paramsChanges = job.compressParams == .changes ? ZeroCopyBufferPool(count: min(store.chunk, store.count), initial: 2) : nil
         recorder = Recorder(job: job, model: model, runDirectory: runDirectory, log: log, trainData: trainData, testData: testData)
         policy = job.makePolicy()
         sharers = Array(0..<n)
