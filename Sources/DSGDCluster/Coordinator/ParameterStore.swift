@@ -54,8 +54,8 @@ final class ParameterStore {
     private var pendingHolds: [Int]
     /// Parts that sparse updates caught up entry by entry, not copied whole (for tests).
     private(set) var partsCaughtUp = 0
-    /// Whether the pending update is written into `current` (`pending === current`).
-    private(set) var updatesInPlace = false
+    /// Whether the pending update is written into `current` itself.
+    var updatesInPlace: Bool { pending === current }
     /// An in-place update's changed entries (relative to part 0's start), their new and old
     /// values, and how many (-1: the part is not written yet). Grown to the largest union seen.
     private var changedEntries = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
@@ -104,14 +104,10 @@ final class ParameterStore {
     /// itself when the parameters are one part, no older version is kept and libzmq is not
     /// reading `current`; otherwise, and without `inPlace`, another buffer of the pool.
     func beginUpdate(inPlace: Bool = false) {
-        if updatesInPlace {
-            // An in-place update begun and never committed: `current` gets its version back.
-            let p = current.floats.baseAddress!
-            for w in 0..<max(changedCount, 0) { p[Int(changedEntries[w])] = changedOld[w] }
-        }
-        updatesInPlace = inPlace && parts == 1 && keepVersions == 0 && !current.isInFlight
+        // An in-place update begun and never committed: `current` gets its version back.
+        if updatesInPlace { putBackOldValues(into: current.floats.baseAddress!) }
         changedCount = -1
-        let b = updatesInPlace ? current : pool.acquire(excluding: current)
+        let b = inPlace && parts == 1 && keepVersions == 0 && !current.isInFlight ? current : pool.acquire(excluding: current)
         pending = b
         if let i = records.firstIndex(where: { $0.buffer === b }) {
             pendingRecord = i
@@ -175,7 +171,6 @@ final class ParameterStore {
     private func applySparseInPlace(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>,
                                     values: (Int) -> UnsafeBufferPointer<Float>) -> Bool {
         let (union, sums) = sparse.merge(part: j, gradients, entries, values, version: version + 1)
-        pendingHolds[j] = version + 1
         if union.count > changedRoom {
             changedEntries.deallocate()
             changedNew.deallocate()
@@ -229,7 +224,6 @@ final class ParameterStore {
         for j in 0..<parts { records[pendingRecord].versions[j] = version + 1 }
         current = pending!
         pending = nil
-        updatesInPlace = false
         changedCount = -1
         version += 1
         if keepVersions > 0 { remember() }
@@ -247,10 +241,14 @@ final class ParameterStore {
     /// out: its entries' old values are put back in the copy).
     var values: [Float] {
         var copy = Array(current.floats.prefix(count))
-        if updatesInPlace, changedCount > 0 {
-            for w in 0..<changedCount { copy[Int(changedEntries[w])] = changedOld[w] }
-        }
+        if updatesInPlace { copy.withUnsafeMutableBufferPointer { putBackOldValues(into: $0.baseAddress!) } }
         return copy
+    }
+
+    /// Writes the old values of the entries the pending in-place update changed into `p` (a copy
+    /// of `current`, or `current` itself to undo the update).
+    private func putBackOldValues(into p: UnsafeMutablePointer<Float>) {
+        for w in 0..<max(changedCount, 0) { p[Int(changedEntries[w])] = changedOld[w] }
     }
 
     /// The momentum buffer, copied (nil without momentum, where it is never read).
