@@ -312,6 +312,14 @@ enum VariantAffine {
         /// Rows `indices[start ..< start + count]` of the row-major `x` (`d` columns), `count` 1...8.
         @inline(__always)
         init(_ x: UnsafePointer<Float>, _ d: Int, _ indices: UnsafePointer<UInt32>, _ start: Int, _ count: Int) {
+            if count == 8 {
+                // A full block (all but a batch's last): no clamp, no overflow checks, about 40
+                // instructions fewer per block.
+                let i = indices + start
+                @inline(__always) func row(_ k: Int) -> UnsafePointer<Float> { x + Int(i[k]) &* d }
+                (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+                return
+            }
             @inline(__always) func row(_ k: Int) -> UnsafePointer<Float> { x + Int(indices[start + min(k, count - 1)]) &* d }
             (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
         }
@@ -442,9 +450,9 @@ enum VariantAffine {
             return u + v
         }
         var j = 0
-        while j + laneCount <= d {
+        while j &+ laneCount <= d {
             store(load(g + j) + chunk(j), g + j)
-            j += laneCount
+            j &+= laneCount
         }
         if tail.present {
             let o = tail.offset
