@@ -313,8 +313,8 @@ enum VariantAffine {
         @inline(__always)
         init(_ x: UnsafePointer<Float>, _ d: Int, _ indices: UnsafePointer<UInt32>, _ start: Int, _ count: Int) {
             if count == 8 {
-                // A full block (all but a batch's last): no clamp, no overflow checks, about 40
-                // instructions fewer per block.
+                // A full block (all but a batch's last): the pointers without the clamp and the
+                // overflow checks a short block needs.
                 let i = indices + start
                 @inline(__always) func row(_ k: Int) -> UnsafePointer<Float> { x + Int(i[k]) &* d }
                 (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
