@@ -8,7 +8,8 @@ With one trial the document is {"cpu", "rows", "note"} (see scripts/bench-core).
 adds "trials" (each trial's "rows") and its "rows" are the medians over the trials: every
 comparison entry's figures are the medians of the per-trial figures (each ratio computed within
 its trial, dsgd and torch seconds apart), with "<figure>_min" and "<figure>_max" their range, and
-the targets judged on the medians. Standard library only.
+the targets judged on the medians; an entry's "yardstick_range" and "run_range" (the two sides of
+its fraction over dsgd's pairs) span all its trials. Standard library only.
 """
 
 import json
@@ -22,6 +23,9 @@ TARGETS = {("logreg d=100", 64): 10.0, ("mlp 784-256-256-10", 64): 1.0, ("mlp 78
 BANDWIDTH_TARGET = 0.85
 PEAK_TARGETS = {"sgemm": 0.75}
 TORCH_ENV = {"avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}, "avx512": {}}
+# The pairs' ranges of the two sides of a fraction (GB/s or GFLOP/s), taken from dsgd's lines and,
+# over trials, widened to the lowest low and the highest high.
+RANGES = ("yardstick_range", "run_range")
 # The figures of an entry that are summarised over trials.
 FIGURES = ("dsgd_samples_per_s", "torch_samples_per_s", "ratio", "dsgd_gflop_per_s",
            "dsgd_fraction_of_read_bandwidth", "dsgd_fraction_of_fma_peak")
@@ -52,6 +56,7 @@ def comparison(dsgd, torch):
         entry = {"workload": key[0], "batch": key[1], "dsgd_samples_per_s": r["samples_per_s"],
                  "torch_samples_per_s": theirs, "ratio": ratio, "target": TARGETS.get(key),
                  "dsgd_fraction_of_" + yardstick: r.get("fraction_of_" + yardstick)}
+        entry.update({k: r[k] for k in RANGES if k in r})
         if yardstick == "read_bandwidth":
             entry["bandwidth_target"] = BANDWIDTH_TARGET
         else:
@@ -61,7 +66,7 @@ def comparison(dsgd, torch):
         if r.get("benchmark") == "sgemm":
             entries.append({"workload": "sgemm", "op": r["op"], "m": r["m"], "n": r["n"], "k": r["k"],
                             "dsgd_gflop_per_s": r["gflop_per_s"], "dsgd_fraction_of_fma_peak": r.get("fraction_of_fma_peak"),
-                            "peak_target": PEAK_TARGETS["sgemm"]})
+                            "peak_target": PEAK_TARGETS["sgemm"], **{k: r[k] for k in RANGES if k in r}})
     return entries
 
 
@@ -89,6 +94,10 @@ def summarise(per_trial):
     out = []
     for group in merged.values():
         entry = {k: v for k, v in group[0].items() if k not in FIGURES}
+        for k in RANGES:
+            ranges = [e[k] for e in group if e.get(k)]
+            if ranges:
+                entry[k] = [min(r[0] for r in ranges), max(r[1] for r in ranges)]
         for figure in (f for f in FIGURES if f in group[0]):
             values = [e[figure] for e in group if e.get(figure) is not None]
             entry[figure] = round(statistics.median(values), 4) if values else None
@@ -104,6 +113,12 @@ def spread(entry, figure, fmt):
     return "" if low is None else f" ({fmt.format(low)}-{fmt.format(high)})"
 
 
+def sides(e, unit):
+    """The pairs' yardstick and run ranges of entry `e`, or nothing when dsgd's lines lack them."""
+    y, r = e.get("yardstick_range"), e.get("run_range")
+    return "" if not (y and r) else f"; yardstick {y[0]:.2f}-{y[1]:.2f}, run {r[0]:.2f}-{r[1]:.2f} {unit}"
+
+
 def line(isa, e):
     """One stderr line for entry `e` of row `isa`."""
     verdict = lambda met: {True: "met", False: "missed", None: "n/a"}[met]
@@ -111,7 +126,7 @@ def line(isa, e):
         fraction = e.get("dsgd_fraction_of_fma_peak")
         return (f"{isa:7s} sgemm {e['op']} {e['m']}x{e['n']}x{e['k']:<10} {e['dsgd_gflop_per_s']:7.2f} GFLOP/s  "
                 f"({'n/a' if fraction is None else f'{fraction:.2f}'}{spread(e, 'dsgd_fraction_of_fma_peak', '{:.2f}')} of fma_peak, "
-                f"target {e['peak_target']:.2f}: {verdict(e['meets_peak_target'])})")
+                f"target {e['peak_target']:.2f}: {verdict(e['meets_peak_target'])}{sides(e, 'GFLOP/s')})")
     theirs, ratio = e.get("torch_samples_per_s"), e.get("ratio")
     text = f"{isa:7s} {e['workload']:20s} b={e['batch']:<5d} dsgd {e['dsgd_samples_per_s']:>11,.0f}/s  torch "
     text += f"{theirs:>11,.0f}/s  ratio {ratio:5.2f}{spread(e, 'ratio', '{:.2f}')}" if theirs and ratio is not None else "        n/a"
@@ -123,7 +138,7 @@ def line(isa, e):
     target = e.get("bandwidth_target", e.get("peak_target"))
     if target is not None:
         text += f", target {target:.2f}: {verdict(e.get('meets_bandwidth_target', e.get('meets_peak_target')))}"
-    return text + ")"
+    return text + sides(e, "GB/s" if yardstick == "read_bandwidth" else "GFLOP/s") + ")"
 
 
 def main(argv):

@@ -29,7 +29,9 @@ extension DSGD {
                 A fraction is taken in pairs: each timed run follows one measurement of its yardstick, and \
                 the line gives the median over the pairs of run / yardstick (fraction_range: the lowest \
                 and highest), so that a machine whose bandwidth or clock drifts (another tenant) slows \
-                both sides of a ratio alike.
+                both sides of a ratio alike; yardstick_range and run_range give each side's lowest and \
+                highest over the pairs (GB/s or GFLOP/s), to tell a fraction that moved with the machine \
+                from one that moved with the code.
                 """)
 
         @Option(help: "Timed runs per workload (the fastest is reported).")
@@ -130,20 +132,26 @@ extension DSGD {
         /// Measures `run` (a rate) `pairs` times, each right after one measurement of `yardstick`
         /// (a rate); returns the best rate of `run` and, as a JSON fragment, the median over the
         /// pairs of `run`'s rate × `perUnit` / the yardstick's, then `fraction_range` (lowest and
-        /// highest) and `pairs`.
+        /// highest), `pairs`, and the two sides' ranges over the pairs in units of 10^9 (GB/s or
+        /// GFLOP/s): `yardstick_range` and `run_range` (the run's rate × `perUnit`), which tell
+        /// whether a fraction moved with the machine or with the code.
         func paired(pairs: Int, perUnit: Double, yardstick: () -> Double, run: () -> Double) -> (best: Double, fraction: String) {
             var best = 0.0
-            var fractions: [Double] = []
+            var fractions: [Double] = [], yardsticks: [Double] = [], runs: [Double] = []
             for _ in 0..<pairs {
                 let y = yardstick()
                 let r = run()
                 best = max(best, r)
                 fractions.append(r * perUnit / y)
+                yardsticks.append(y / 1e9)
+                runs.append(r * perUnit / 1e9)
             }
             fractions.sort()
             let n = fractions.count
             let median = n % 2 == 1 ? fractions[n / 2] : (fractions[n / 2 - 1] + fractions[n / 2]) / 2
-            return (best, "\(format(median, 3)),\"fraction_range\":[\(format(fractions[0], 3)),\(format(fractions[n - 1], 3))],\"pairs\":\(n)")
+            func range(_ xs: [Double], _ digits: Int) -> String { "[\(format(xs.min()!, digits)),\(format(xs.max()!, digits))]" }
+            return (best, "\(format(median, 3)),\"fraction_range\":\(range(fractions, 3)),\"pairs\":\(n),"
+                + "\"yardstick_range\":\(range(yardsticks, 2)),\"run_range\":\(range(runs, 2))")
         }
 
         func format(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "null" }
