@@ -46,6 +46,7 @@ extension DSGD {
         func validate() throws {
             guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
             guard logisticRows >= 2048 else { throw ValidationError("--logistic-rows must be at least 2048 (twice the largest batch)") }
+            guard logisticRows <= Int(UInt32.max) else { throw ValidationError("--logistic-rows must be at most \(UInt32.max) (rows are numbered in 32 bits)") }
             for w in only where !["sgemm", "logreg", "mlp"].contains(w) {
                 throw ValidationError("unknown workload '\(w)' (sgemm, logreg or mlp)")
             }
@@ -229,10 +230,13 @@ extension DSGD {
                 params.withUnsafeMutableBufferPointer { p in
                     grad.withUnsafeMutableBufferPointer { g in
                         indices.withUnsafeMutableBufferPointer { idx in
-                            // Step i's rows in half i % 2 of `idx`.
+                            // Step i's rows in half i % 2 of `idx` (a loop without checks, which the
+                            // compiler vectorises: this harness's work, not the step's; rows fit in
+                            // UInt32, see `validate`).
                             func fill(step i: Int) {
                                 let start = (i * batch) % (examples - batch), half = (i % 2) * batch
-                                for r in 0..<batch { idx[half + r] = UInt32(start + r) }
+                                let rows = idx.baseAddress! + half
+                                for r in 0..<batch { rows[r] = UInt32(truncatingIfNeeded: start &+ r) }
                             }
                             fill(step: 0)
                             for i in 0..<count {

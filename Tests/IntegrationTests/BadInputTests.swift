@@ -25,6 +25,7 @@ final class BadInputTests: ClusterTestCase {
         try assertRejected(["run", "--bind", "tcp://256.1.1.1:0", "--out", path("bad-bind")], mentions: "256.1.1.1")
         try assertRejected(["bench", "aggregate", "--storage", "float64"], mentions: "unknown --storage 'float64'")
         try assertRejected(["bench", "core", "--logistic-rows", "100"], mentions: "--logistic-rows must be at least 2048")
+        try assertRejected(["bench", "core", "--logistic-rows", "4294967296"], mentions: "--logistic-rows must be at most 4294967295")
     }
 
     func testWorkerGivesUpOnUnreachableCoordinator() throws {
