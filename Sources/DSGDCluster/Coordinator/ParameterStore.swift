@@ -56,13 +56,8 @@ final class ParameterStore {
     private(set) var partsCaughtUp = 0
     /// Whether the pending update is written into `current` itself.
     var updatesInPlace: Bool { pending === current }
-    /// An in-place update's changed entries (relative to part 0's start), their new and old
-    /// values, and how many (-1: the part is not written yet). Grown to the largest union seen.
-    private var changedEntries = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-    private var changedNew = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-    private var changedOld = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-    private var changedRoom = 1
-    private var changedCount = -1
+    /// What the pending in-place update changed.
+    private var changes = ChangeList()
 
     /// A store of `initial` (version 0), averaging at most `maxGradients` gradients per update.
     init(initial: [Float], chunk: Int, maxGradients: Int, optimizer: SGD, keepVersions: Int = 0) {
@@ -93,9 +88,7 @@ final class ParameterStore {
     }
 
     deinit {
-        changedEntries.deallocate()
-        changedNew.deallocate()
-        changedOld.deallocate()
+        changes.deallocate()
     }
 
     /// Starts an update: picks the buffer it is written to, and takes over its record of the
@@ -106,7 +99,7 @@ final class ParameterStore {
     func beginUpdate(inPlace: Bool = false) {
         // An in-place update begun and never committed: `current` gets its version back.
         if updatesInPlace { putBackOldValues(into: current.floats.baseAddress!) }
-        changedCount = -1
+        changes.count = -1
         let b = inPlace && parts == 1 && keepVersions == 0 && !current.isInFlight ? current : pool.acquire(excluding: current)
         pending = b
         if let i = records.firstIndex(where: { $0.buffer === b }) {
@@ -171,19 +164,11 @@ final class ParameterStore {
     private func applySparseInPlace(part j: Int, gradients: Int, entries: (Int) -> UnsafeBufferPointer<UInt32>,
                                     values: (Int) -> UnsafeBufferPointer<Float>) -> Bool {
         let (union, sums) = sparse.merge(part: j, gradients, entries, values, version: version + 1)
-        if union.count > changedRoom {
-            changedEntries.deallocate()
-            changedNew.deallocate()
-            changedOld.deallocate()
-            changedRoom = union.count
-            changedEntries = .allocate(capacity: changedRoom)
-            changedNew = .allocate(capacity: changedRoom)
-            changedOld = .allocate(capacity: changedRoom)
-        }
+        changes.reserve(union.count)
         guard let n = aggregator.applyInPlace(union, sums: sums, count: gradients, range: partRange(j), optimizer: step,
-                                              params: current.floats.baseAddress!, changed: changedEntries, newValues: changedNew,
-                                              oldValues: changedOld) else { return false }
-        changedCount = n
+                                              params: current.floats.baseAddress!, changed: changes.entries, newValues: changes.newValues,
+                                              oldValues: changes.oldValues) else { return false }
+        changes.count = n
         return true
     }
 
@@ -191,8 +176,8 @@ final class ParameterStore {
     /// start) and their new values: what a worker holding the version before needs. Nil unless
     /// the pending update is in place and has written the part.
     func inPlaceChanges(part j: Int) -> (entries: UnsafeBufferPointer<UInt32>, values: UnsafeBufferPointer<Float>)? {
-        guard updatesInPlace, j == 0, changedCount >= 0 else { return nil }
-        return (UnsafeBufferPointer(start: changedEntries, count: changedCount), UnsafeBufferPointer(start: changedNew, count: changedCount))
+        guard updatesInPlace, j == 0, changes.count >= 0 else { return nil }
+        return (UnsafeBufferPointer(start: changes.entries, count: changes.count), UnsafeBufferPointer(start: changes.newValues, count: changes.count))
     }
 
     /// Makes `pending`'s part `j` equal to `current`'s by copying only the entries the updates
@@ -224,7 +209,7 @@ final class ParameterStore {
         for j in 0..<parts { records[pendingRecord].versions[j] = version + 1 }
         current = pending!
         pending = nil
-        changedCount = -1
+        changes.count = -1
         version += 1
         if keepVersions > 0 { remember() }
     }
@@ -248,7 +233,7 @@ final class ParameterStore {
     /// Writes the old values of the entries the pending in-place update changed into `p` (a copy
     /// of `current`, or `current` itself to undo the update).
     private func putBackOldValues(into p: UnsafeMutablePointer<Float>) {
-        for w in 0..<max(changedCount, 0) { p[Int(changedEntries[w])] = changedOld[w] }
+        for w in 0..<max(changes.count, 0) { p[Int(changes.entries[w])] = changes.oldValues[w] }
     }
 
     /// The momentum buffer, copied (nil without momentum, where it is never read).
@@ -275,5 +260,32 @@ final class ParameterStore {
         let slot = version % (keepVersions + 1)
         if history[slot].isInFlight { history[slot] = ZeroCopyBuffer(count: count) }
         history[slot].floats.baseAddress!.update(from: current.floats.baseAddress!, count: count)
+    }
+}
+
+/// The entries an in-place update changed (relative to part 0's start), their new and old values,
+/// and how many (-1: the part is not written yet), in three arrays grown together to the largest
+/// union seen and freed with `deallocate`.
+private struct ChangeList {
+    private(set) var entries = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    private(set) var newValues = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private(set) var oldValues = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var room = 1
+    var count = -1
+
+    /// Makes room for `n` entries (forgetting what the list held when it grows).
+    mutating func reserve(_ n: Int) {
+        guard n > room else { return }
+        deallocate()
+        room = n
+        entries = .allocate(capacity: n)
+        newValues = .allocate(capacity: n)
+        oldValues = .allocate(capacity: n)
+    }
+
+    func deallocate() {
+        entries.deallocate()
+        newValues.deallocate()
+        oldValues.deallocate()
     }
 }
