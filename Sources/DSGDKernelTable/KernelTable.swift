@@ -31,6 +31,9 @@ public struct KernelTable: Sendable {
     ) -> Void
     /// The sum of `count` floats read with this variant's vector loads (the read-bandwidth yardstick).
     public typealias ReadSum = @Sendable (UnsafePointer<Float>, Int) -> Float
+    /// `ReadSum` with compute (a stream's bandwidth against its work): pointer, count, rounds of
+    /// eight multiply-adds per four vectors read; returns the sum read and the work's value.
+    public typealias ReadSumWithWork = @Sendable (UnsafePointer<Float>, Int, Int) -> (sum: Float, work: Float)
     /// The register-only multiply-add loop (the peak yardstick): iterations, two seeds; returns a
     /// value that depends on every accumulator, and the floating-point operations done.
     public typealias PeakLoop = @Sendable (Int, Float, Float) -> (value: Float, flops: Double)
@@ -53,6 +56,7 @@ public struct KernelTable: Sendable {
     public let elementwise: Elementwise
     public let logisticLossAndSlope: LogisticLossAndSlope
     public let readSum: ReadSum
+    public let readSumWithWork: ReadSumWithWork
     public let peakLoop: PeakLoop
     /// The wire encodings (bf16, fp16, sign).
     public let wire: WireKernels
@@ -62,7 +66,8 @@ public struct KernelTable: Sendable {
     public init(name: String, lanes: Int, fusedMultiplyAdd: Bool, tile: (rows: Int, columns: Int), sgemmWorkspaceCount: Int,
                 multiply: @escaping Multiply, columnSums: @escaping ColumnSums, reluBackward: @escaping ReLUBackward,
                 affineGradient: @escaping AffineGradient, affineLoss: @escaping AffineLoss, elementwise: @escaping Elementwise,
-                logisticLossAndSlope: @escaping LogisticLossAndSlope, readSum: @escaping ReadSum, peakLoop: @escaping PeakLoop,
+                logisticLossAndSlope: @escaping LogisticLossAndSlope, readSum: @escaping ReadSum,
+                readSumWithWork: @escaping ReadSumWithWork, peakLoop: @escaping PeakLoop,
                 wire: WireKernels, step: StepKernels) {
         self.name = name
         self.lanes = lanes
@@ -77,6 +82,7 @@ public struct KernelTable: Sendable {
         self.elementwise = elementwise
         self.logisticLossAndSlope = logisticLossAndSlope
         self.readSum = readSum
+        self.readSumWithWork = readSumWithWork
         self.peakLoop = peakLoop
         self.wire = wire
         self.step = step

@@ -132,6 +132,14 @@ public struct Kernels: Sendable {
     /// read bandwidth of one core).
     public func readSum(_ p: UnsafePointer<Float>, count: Int) -> Float { table.readSum(p, count) }
 
+    /// `readSum` plus `rounds` rounds of eight multiply-adds (`a = s + a / 2`, on the running sums)
+    /// after every four vectors read: a read stream with a set amount of compute per byte (time it
+    /// against `readSum` for how much bandwidth a stream keeps as its compute grows). Returns
+    /// `readSum`'s sum and the accumulators' total.
+    public func readSumWithWork(_ p: UnsafePointer<Float>, count: Int, rounds: Int) -> (sum: Float, work: Float) {
+        table.readSumWithWork(p, count, rounds)
+    }
+
     /// `iterations` rounds of a register-only multiply-add loop of this variant's width on twelve
     /// independent accumulators (time it for the peak rate of one core); returns a value that
     /// depends on all of them, and the floating-point operations done.

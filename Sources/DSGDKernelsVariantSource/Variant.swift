@@ -36,6 +36,7 @@ public enum Variant {
             }
         },
         readSum: { p, count in Yardsticks.readSum(p, count) },
+        readSumWithWork: { p, count, rounds in Yardsticks.readSumWithWork(p, count, rounds) },
         peakLoop: { iterations, x, y in Yardsticks.peakLoop(iterations, x, y) },
         wire: WireKernels(
             encodeBFloat16: { x, out, n in VariantWire.encodeBFloat16(x, out, n) },

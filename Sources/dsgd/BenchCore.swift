@@ -31,7 +31,11 @@ extension DSGD {
                 and highest), so that a machine whose bandwidth or clock drifts (another tenant) slows \
                 both sides of a ratio alike; yardstick_range and run_range give each side's lowest and \
                 highest over the pairs (GB/s or GFLOP/s), to tell a fraction that moved with the machine \
-                from one that moved with the code.
+                from one that moved with the code. \
+                --only stream (not run by default) times a sequential read with 0 to 8 rounds of \
+                multiply-adds fed by its data (32 per 64-byte line a round), in cache (its compute \
+                alone, ns per line) and from memory (as a fraction of plain reads), and the logistic \
+                kernel in cache: how much bandwidth a stream with the kernel's compute keeps.
                 """)
 
         @Option(help: "Timed runs per workload (the fastest is reported).")
@@ -40,15 +44,15 @@ extension DSGD {
         @Option(help: "Rows of the logistic data set (at least 2048; 100 floats each).")
         var logisticRows: Int = 200_000
 
-        @Option(parsing: .upToNextOption, help: "Which to run: sgemm, logreg, mlp.")
+        @Option(parsing: .upToNextOption, help: "Which to run: sgemm, logreg, mlp; stream (not by default: a read stream's bandwidth against its compute, and the logistic kernel's compute).")
         var only: [String] = ["sgemm", "logreg", "mlp"]
 
         func validate() throws {
             guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
             guard logisticRows >= 2048 else { throw ValidationError("--logistic-rows must be at least 2048 (twice the largest batch)") }
             guard logisticRows <= Int(UInt32.max) else { throw ValidationError("--logistic-rows must be at most \(UInt32.max) (rows are numbered in 32 bits)") }
-            for w in only where !["sgemm", "logreg", "mlp"].contains(w) {
-                throw ValidationError("unknown workload '\(w)' (sgemm, logreg or mlp)")
+            for w in only where !["sgemm", "logreg", "mlp", "stream"].contains(w) {
+                throw ValidationError("unknown workload '\(w)' (sgemm, logreg, mlp or stream)")
             }
         }
 
@@ -74,6 +78,7 @@ extension DSGD {
                         + "\"fraction_of_read_bandwidth\":\(fraction)}", to: 1)
                 }
             }
+            if only.contains("stream") { benchStream(kernels: kernels, probe: probe) }
             if only.contains("mlp") {
                 let (input, hidden, classes) = (784, [256, 256], 10)
                 let mlp = MLP(inputDimension: input, hidden: hidden, classes: classes, seed: 1)
@@ -85,6 +90,38 @@ extension DSGD {
                     writeLine(line + ",\"flop_per_example\":\(Int(flops)),\"gflop_per_s\":\(format(rate * flops / 1e9, 2)),"
                         + "\"fraction_of_fma_peak\":\(fraction)}", to: 1)
                 }
+            }
+        }
+
+        /// `--only stream`: how much of the read bandwidth a sequential stream keeps as its compute
+        /// per byte grows, and where the logistic kernel's compute stands among the stream's. For
+        /// 0, 1, 2, 3, 4, 6 and 8 rounds of `Kernels.readSumWithWork` (32 scalar multiply-adds per
+        /// 64-byte line a round, fed by the data), one line each: the stream's time per line over
+        /// 2,048 logistic rows' worth of floats (0.8 MB) in cache, `in_cache_ns_per_line` (its
+        /// compute alone), and its rate over the read-bandwidth buffer from memory as a fraction
+        /// of plain read passes (paired, as every fraction). Then one line per logistic batch: the
+        /// kernel's time per line over 2,048 rows in cache (as `--only logreg --logistic-rows
+        /// 2048`), to place it among the stream's.
+        func benchStream(kernels: Kernels, probe: BandwidthProbe) {
+            let inCacheRows = 2048, dimension = 100
+            let rowBytes = 4 * Double(dimension + 1)
+            let small = BandwidthProbe(kernels: kernels, bytes: inCacheRows * Int(rowBytes))
+            small.passes = 20
+            _ = small.pass(rounds: 0)
+            for rounds in [0, 1, 2, 3, 4, 6, 8] {
+                let inCache = (0..<(repeats + 5)).map { _ in small.pass(rounds: rounds) }.max()!
+                let (best, fraction) = paired(pairs: max(repeats, 5), perUnit: 1, yardstick: probe.pass) { probe.pass(rounds: rounds) }
+                writeLine("{\"benchmark\":\"stream\",\"kernel\":\"\(kernels.name)\",\"rounds\":\(rounds),\"madds_per_line\":\(32 * rounds),"
+                    + "\"in_cache_ns_per_line\":\(format(64e9 / inCache, 3)),\"gb_per_s\":\(format(best / 1e9, 2)),"
+                    + "\"fraction_of_read_bandwidth\":\(fraction)}", to: 1)
+            }
+            let logreg = LogisticRegression(dimension: dimension)
+            let data = randomData(examples: inCacheRows, dimension: dimension, classes: 2)
+            for (batch, steps) in [(64, 3000), (1024, 300)] {
+                let (rate, _, _) = benchModel(name: "logreg d=100", model: logreg, data: data, batch: batch, steps: steps,
+                                              kernels: kernels, perExample: rowBytes, yardstick: { small.pass(rounds: 0) })
+                writeLine("{\"benchmark\":\"stream_logreg_in_cache\",\"kernel\":\"\(kernels.name)\",\"batch\":\(batch),\"rows\":\(inCacheRows),"
+                    + "\"samples_per_s\":\(format(rate, 0)),\"ns_per_line\":\(format(64e9 / (rate * rowBytes), 3))}", to: 1)
             }
         }
 
@@ -283,10 +320,25 @@ final class BandwidthProbe {
 
     deinit { buffer.deallocate() }
 
+    /// Passes over the buffer per timing of `pass(rounds:)` (more for a buffer in cache, whose
+    /// pass is short).
+    var passes = 1
+
     /// Bytes/s of one pass over the buffer.
     func pass() -> Double {
         let t0 = monotonicSeconds()
         sink += kernels.readSum(buffer, count: count)
         return Double(count * 4) / (monotonicSeconds() - t0)
+    }
+
+    /// Bytes/s of `passes` passes of the stream with `rounds` rounds of work
+    /// (`Kernels.readSumWithWork`).
+    func pass(rounds: Int) -> Double {
+        let t0 = monotonicSeconds()
+        for _ in 0..<passes {
+            let (sum, work) = kernels.readSumWithWork(buffer, count: count, rounds: rounds)
+            sink += sum + work
+        }
+        return Double(passes * count * 4) / (monotonicSeconds() - t0)
     }
 }

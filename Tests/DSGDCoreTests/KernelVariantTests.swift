@@ -86,11 +86,36 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    /// `readSumWithWork`'s work, lane by lane in float64: per chunk of four vectors of `lanes`
+    /// floats, the four running sums `s_k` take their vector, then each round sets the eight
+    /// accumulators `a_j = s_(j mod 4) + a_j / 2`; the result is the sum of every accumulator lane.
+    /// (Each float operation of the kernel here is exact or rounded once, as in float64 up to the
+    /// tolerance: the data are small integers.)
+    static func streamWork(_ data: [Float], lanes: Int, rounds: Int) -> Double {
+        var s = [[Double]](repeating: [Double](repeating: 0, count: lanes), count: 4)
+        var a = [[Double]](repeating: [Double](repeating: 0, count: lanes), count: 8)
+        var i = 0
+        while i + 4 * lanes <= data.count {
+            for k in 0..<4 { for l in 0..<lanes { s[k][l] += Double(data[i + k * lanes + l]) } }
+            for _ in 0..<rounds { for j in 0..<8 { for l in 0..<lanes { a[j][l] = s[j % 4][l] + a[j][l] / 2 } } }
+            i += 4 * lanes
+        }
+        return a.joined().reduce(0, +)
+    }
+
     /// The yardsticks run on every variant and count their work.
     func testYardsticks() {
         let data = (0..<1000).map { Float($0 % 7) }
         for kernels in testedKernels {
             XCTAssertEqual(data.withUnsafeBufferPointer { kernels.readSum($0.baseAddress!, count: $0.count) }, data.reduce(0, +), kernels.name)
+            for rounds in [0, 1, 3] {
+                // 1000 floats: whole chunks of four vectors, then a scalar tail.
+                let (sum, work) = data.withUnsafeBufferPointer { kernels.readSumWithWork($0.baseAddress!, count: $0.count, rounds: rounds) }
+                XCTAssertEqual(sum, data.reduce(0, +), "\(kernels.name) rounds \(rounds)")
+                let expected = Self.streamWork(data, lanes: kernels.lanes, rounds: rounds)
+                XCTAssertEqual(Double(work), expected, accuracy: 1e-5 * max(1, abs(expected)), "\(kernels.name) rounds \(rounds)")
+                if rounds > 0 { XCTAssertGreaterThan(work, 0, kernels.name) }
+            }
             let peak = kernels.peakLoop(iterations: 1000)
             XCTAssertTrue(peak.value.isFinite, kernels.name)
             XCTAssertEqual(peak.flops, 1000 * 12 * Double(kernels.lanes) * 2, kernels.name)

@@ -26,6 +26,7 @@ final class BadInputTests: ClusterTestCase {
         try assertRejected(["bench", "aggregate", "--storage", "float64"], mentions: "unknown --storage 'float64'")
         try assertRejected(["bench", "core", "--logistic-rows", "100"], mentions: "--logistic-rows must be at least 2048")
         try assertRejected(["bench", "core", "--logistic-rows", "4294967296"], mentions: "--logistic-rows must be at most 4294967295")
+        try assertRejected(["bench", "core", "--only", "streams"], mentions: "unknown workload 'streams' (sgemm, logreg, mlp or stream)")
     }
 
     func testWorkerGivesUpOnUnreachableCoordinator() throws {
