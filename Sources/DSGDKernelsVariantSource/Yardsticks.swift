@@ -4,22 +4,7 @@ enum Yardsticks {
     /// The sum of `count` floats, read with this variant's vector loads into four independent
     /// accumulators (enough to keep the loads, not the additions, the limit).
     static func readSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
-        let w = laneCount
-        var s0 = Vector(), s1 = Vector(), s2 = Vector(), s3 = Vector()
-        var i = 0
-        while i + 4 * w <= count {
-            s0 += loadVector(p + i)
-            s1 += loadVector(p + i + w)
-            s2 += loadVector(p + i + 2 * w)
-            s3 += loadVector(p + i + 3 * w)
-            i += 4 * w
-        }
-        var s = ((s0 + s1) + (s2 + s3)).sum()
-        while i < count {
-            s += p[i]
-            i += 1
-        }
-        return s
+        readSumWithWork(p, count, 0).sum   // inlined: no rounds, the loads and sums alone
     }
 
     /// `readSum`'s stream with compute: the same loads and sums, plus, after every four vectors
@@ -29,6 +14,7 @@ enum Yardsticks {
     /// stream` times it from memory and in cache: how much of the plain read's bandwidth a
     /// sequential stream keeps as its compute per byte grows. Returns `readSum`'s sum and the sum
     /// of the accumulators' lanes (`((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))`).
+    @inline(__always)
     static func readSumWithWork(_ p: UnsafePointer<Float>, _ count: Int, _ rounds: Int) -> (sum: Float, work: Float) {
         let w = laneCount
         let half = Vector(repeating: 0.5)
