@@ -60,12 +60,12 @@ let package = Package(
         // The cluster: wire protocol, coordinator, worker, launcher, run directory.
         // Process plumbing Swift cannot call directly (variadic prctl, posix_spawn attributes, signals).
         .target(name: "CSystemSupport"),
-        .target(name: "DSGDCluster", dependencies: ["DSGDCore", "ZeroMQ", "CSystemSupport"]),
+        .target(name: "DSGDCluster", dependencies: ["DSGDCore", "DSGDKernels", "DSGDKernelTable", "ZeroMQ", "CSystemSupport"]),
         // The `dsgd` command line.
         .executableTarget(
             name: "dsgd",
             dependencies: [
-                "DSGDCluster", "DSGDCore", "DSGDKernels", "ZeroMQ",
+                "DSGDCluster", "DSGDCore", "DSGDKernels", "DSGDKernelTable", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,3 +75,12 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["DSGDCluster", "DSGDCore", "ZeroMQ"], exclude: ["Fixtures"]),
     ] + kernelVariantTargets
 )
+
+// Every Swift target: a member of a type is visible only where the module that declares it is
+// imported (SE-0444), so that every module a file uses is imported and every import a declared
+// dependency. The build then rebuilds a target when any module it uses changes (a target that used
+// a module it reached only through another, e.g. the kernel table's fields, was not rebuilt when
+// that module changed, and read stale field offsets).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

@@ -1,3 +1,5 @@
+import DSGDKernelTable
+
 /// Single-precision matrix multiply for the compute core: `C = op(A) · op(B)` or `C += op(A) · op(B)`,
 /// every matrix row-major, `op(X)` either `X` or `Xᵀ`. The three products an MLP layer needs are
 ///

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DSGDCluster
 import DSGDCore
+import DSGDKernelTable
 import DSGDKernels
 import Foundation
 

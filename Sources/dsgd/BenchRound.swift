@@ -1,5 +1,6 @@
 import ArgumentParser
 import DSGDCluster
+import DSGDCore
 import Foundation
 
 extension DSGD {

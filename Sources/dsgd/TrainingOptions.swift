@@ -1,6 +1,7 @@
 import ArgumentParser
 import DSGDCluster
 import DSGDCore
+import Foundation
 
 extension TrainingMode: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}

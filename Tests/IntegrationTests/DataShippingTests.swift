@@ -1,4 +1,5 @@
 import DSGDCluster
+import DSGDCore
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 import DSGDCluster
 import Foundation
 import XCTest
+import ZeroMQ
 
 /// A worker dying in the middle of a sync (and an ssp) run with `--min-workers`: the step in
 /// progress completes with the live workers, the dead worker's unused minibatches of the epoch go

@@ -2,6 +2,7 @@ import DSGDCluster
 import DSGDCore
 import Foundation
 import XCTest
+import ZeroMQ
 
 /// Each update policy's invariant on a live coordinator: `ssp` never lets a worker lead the
 /// slowest by more than s, backup workers drop exactly b gradients a step, and `--delay d` gives

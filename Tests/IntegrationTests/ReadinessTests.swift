@@ -1,6 +1,7 @@
 import DSGDCluster
 import Foundation
 import XCTest
+import ZeroMQ
 
 /// The readiness barrier: training (and its clock) starts only once every worker has built its
 /// data set and said READY with the row count it built.

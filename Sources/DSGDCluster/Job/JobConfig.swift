@@ -1,4 +1,5 @@
 import DSGDCore
+import Foundation
 
 /// How the coordinator combines gradients: the update policy (`UpdatePolicy`).
 public enum TrainingMode: String, Codable, CaseIterable, Sendable {

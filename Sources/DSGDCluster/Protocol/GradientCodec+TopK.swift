@@ -1,3 +1,4 @@
+import DSGDKernelTable
 import Foundation
 
 /// `topk`'s selection: the k entries of largest magnitude of a part (ties: the lower index), found

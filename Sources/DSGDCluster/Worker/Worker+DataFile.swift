@@ -1,5 +1,6 @@
 import DSGDCore
 import Foundation
+import ZeroMQ
 
 /// A job's data file (`--data FILE`) on a worker: its own copy where the path names one (checked
 /// against the job's SHA-256 when the set is built), else a copy cached by hash from an earlier
