@@ -34,11 +34,15 @@ extension DSGD {
         @Option(help: "Continue the run in RUN_DIR from its newest valid checkpoint, with new workers (the job is RUN_DIR/config.json's; give no training flags).")
         var resume: String?
 
+        @Option(help: "Seconds the coordinator has to exit once told to stop (a worker failed, or an interrupt) before it is killed.")
+        var stopGrace: Double = 20
+
         @Option(help: "Run the job in FILE: a run directory's config.json, or its \"job\" object alone (the same schema), so any run can be replayed exactly. Training flags beside it are refused (edit the file instead); --out, --overwrite, --bind, --insecure and --quiet apply.")
         var config: String?
 
         func validate() throws {
             try validateEndpoint(bind, insecure: insecure)
+            guard stopGrace > 0, stopGrace.isFinite else { throw ValidationError("--stop-grace must be a positive number of seconds (got \(stopGrace))") }
             if let config {
                 if resume != nil { throw ValidationError("--config FILE starts a new run and --resume RUN_DIR continues one: give one of them") }
                 if training.job != TrainingOptions.defaults.job {
@@ -67,6 +71,7 @@ extension DSGD {
             options.quiet = quiet
             options.overwrite = overwrite
             options.resume = resume != nil
+            options.stopGrace = stopGrace
             let code = Launcher(options: options).run()
             if code != 0 { throw ExitCode(code) }
         }

@@ -27,6 +27,7 @@ final class BadInputTests: ClusterTestCase {
         try assertRejected(["bench", "core", "--logistic-rows", "100"], mentions: "--logistic-rows must be at least 2048")
         try assertRejected(["bench", "core", "--logistic-rows", "4294967296"], mentions: "--logistic-rows must be at most 4294967295")
         try assertRejected(["bench", "core", "--only", "streams"], mentions: "unknown workload 'streams' (sgemm, logreg, mlp or stream)")
+        try assertRejected(["run", "--stop-grace", "0"], mentions: "--stop-grace must be a positive number of seconds")
     }
 
     func testWorkerGivesUpOnUnreachableCoordinator() throws {

@@ -39,6 +39,36 @@ final class ProcessTests: ClusterTestCase {
         XCTAssertEqual(processesLaunched(by: launcher.pid), [])
     }
 
+    /// A coordinator that does not exit when told to stop (here: stopped with SIGSTOP, so the
+    /// launcher's SIGTERM stays pending) is killed after `--stop-grace`, and the run fails instead
+    /// of the launcher waiting for it forever.
+    func testCoordinatorThatDoesNotStopIsKilledAfterTheGrace() throws {
+        let out = path("stuck-coordinator")
+        let launcher = try start(["run", "--workers", "2", "--epochs", "100000", "--eval-every", "20", "--stop-grace", "2", "--out", out])
+        let errFile = path("dsgd-\(children.count - 1).stderr")
+        XCTAssertNotNil(waitForLine(launcher, containing: "step "))
+        let launched = processesLaunched(by: launcher.pid)
+        func role(_ pid: Int) -> String? {
+            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
+            return argv.count > 1 ? String(argv[1]) : nil
+        }
+        let coordinator = launched.filter { role($0) == "coordinator" }, workers = launched.filter { role($0) == "worker" }
+        XCTAssertEqual(coordinator.count, 1)
+        XCTAssertEqual(workers.count, 2)
+        guard let stuck = coordinator.first, let victim = workers.first else { return }
+        kill(pid_t(stuck), SIGSTOP)
+        defer { kill(pid_t(stuck), SIGKILL) }   // torn down even when the launcher leaves it
+        kill(pid_t(victim), SIGKILL)
+        XCTAssertEqual(launcher.wait(timeout: 30), 1, "the run fails once the coordinator is killed")
+        let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        XCTAssertTrue(err.contains("the coordinator had not exited 2 s after being told to stop; killed it"), err)
+        XCTAssertEqual(processesLaunched(by: launcher.pid), [], "no dsgd process is left behind")
+        XCTAssertEqual(kill(pid_t(stuck), 0), -1, "the stopped coordinator is gone")
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .failed)
+        XCTAssertTrue(s.error?.contains("worker") ?? false, s.error ?? "")
+    }
+
     func testCoordinatorByHandWithWorkersByHand() throws {
         let endpoint = "ipc://\(path("c.ipc"))"
         let out = path("by-hand")

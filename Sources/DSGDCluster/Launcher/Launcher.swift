@@ -20,6 +20,10 @@ public final class Launcher {
         /// Continue the run in `runDirectory` from its newest valid checkpoint (`--resume`); the
         /// job is then that run's (`job` is replaced by its config.json's).
         public var resume = false
+        /// How long the coordinator has to exit once the launcher has passed it a SIGTERM (a
+        /// failed worker, an interrupt) before it is killed (seconds): it checkpoints and writes
+        /// its summary in that time, and one stuck in a computation never exits by itself.
+        public var stopGrace: Double = 20
 
         public init(job: JobConfig, runDirectory: String) {
             self.job = job
@@ -101,19 +105,27 @@ public final class Launcher {
         }
 
         // Supervise until the coordinator exits.
-        var forwarded = false
+        var forwarded: Date?   // when the coordinator was told to stop
         let tolerant = (options.job.minWorkers ?? options.job.workers) < options.job.workers
         var lost = Set<Int>()
         while coordinator.poll() == nil {
-            if let s = TerminationSignal.received, !forwarded {
+            if let s = TerminationSignal.received, forwarded == nil {
                 interrupted = s
-                forwarded = true
+                forwarded = Date()
                 coordinator.signal(s)
                 workers.forEach { $0.signal(s) }
             }
-            if failure != nil, !forwarded {
-                forwarded = true
+            if failure != nil, forwarded == nil {
+                forwarded = Date()
                 coordinator.signal(SIGTERM)
+            }
+            if let since = forwarded, Date().timeIntervalSince(since) > options.stopGrace {
+                // Still running: stuck (a computation that never returns, a signal ignored).
+                let grace = String(format: "%g", options.stopGrace)
+                log.error("the coordinator had not exited \(grace) s after being told to stop; killed it")
+                if failure == nil, interrupted == nil { failure = "the coordinator did not stop within \(grace) s" }
+                _ = coordinator.terminate(grace: 0)
+                break
             }
             for (k, w) in workers.enumerated() where !lost.contains(k) && (w.poll() ?? 0) != 0 {
                 // With --min-workers below --workers the coordinator decides: it declares the
