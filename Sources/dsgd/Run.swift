@@ -37,7 +37,7 @@ extension DSGD {
         @Option(help: "Seconds the coordinator has to exit once told to stop (a worker failed, or an interrupt) before it is killed.")
         var stopGrace: Double = 20
 
-        @Option(help: "Run the job in FILE: a run directory's config.json, or its \"job\" object alone (the same schema), so any run can be replayed exactly. Training flags beside it are refused (edit the file instead); --out, --overwrite, --bind, --insecure and --quiet apply.")
+        @Option(help: "Run the job in FILE: a run directory's config.json, or its \"job\" object alone (the same schema), so any run can be replayed exactly. Training flags beside it are refused (edit the file instead); --out, --overwrite, --bind, --insecure, --quiet and --stop-grace apply.")
         var config: String?
 
         func validate() throws {
