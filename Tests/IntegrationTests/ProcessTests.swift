@@ -69,6 +69,29 @@ final class ProcessTests: ClusterTestCase {
         XCTAssertTrue(s.error?.contains("worker") ?? false, s.error ?? "")
     }
 
+    /// Ctrl-C with a coordinator that does not stop: killed after `--stop-grace`, and the run is
+    /// recorded as failed with that reason (summary.json written by the launcher), not left
+    /// without a summary.
+    func testInterruptWithAStuckCoordinatorStillLeavesASummary() throws {
+        let out = path("stuck-interrupted")
+        let launcher = try start(["run", "--workers", "2", "--epochs", "100000", "--eval-every", "20", "--stop-grace", "2", "--out", out])
+        XCTAssertNotNil(waitForLine(launcher, containing: "step "))
+        let stuck = processesLaunched(by: launcher.pid).filter { pid in
+            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
+            return argv.count > 1 && argv[1] == "coordinator"
+        }
+        XCTAssertEqual(stuck.count, 1)
+        guard let coordinator = stuck.first else { return }
+        kill(pid_t(coordinator), SIGSTOP)
+        defer { kill(pid_t(coordinator), SIGKILL) }
+        kill(launcher.pid, SIGINT)
+        XCTAssertEqual(launcher.wait(timeout: 30), 1, "a coordinator that had to be killed fails the run")
+        XCTAssertEqual(processesLaunched(by: launcher.pid), [], "no dsgd process is left behind")
+        let s = try summary(out)
+        XCTAssertEqual(s.status, .failed)
+        XCTAssertTrue(s.error?.contains("did not stop within 2 s") ?? false, s.error ?? "")
+    }
+
     func testCoordinatorByHandWithWorkersByHand() throws {
         let endpoint = "ipc://\(path("c.ipc"))"
         let out = path("by-hand")

@@ -123,7 +123,9 @@ public final class Launcher {
                 // Still running: stuck (a computation that never returns, a signal ignored).
                 let grace = String(format: "%g", options.stopGrace)
                 log.error("the coordinator had not exited \(grace) s after being told to stop; killed it")
-                if failure == nil, interrupted == nil { failure = "the coordinator did not stop within \(grace) s" }
+                // The run's end is then the launcher's to record (summary.json, status failed),
+                // interrupted or not: the coordinator left none.
+                if failure == nil { failure = "the coordinator did not stop within \(grace) s" }
                 _ = coordinator.terminate(grace: 0)
                 break
             }
