@@ -27,10 +27,7 @@ final class CheckpointResumeTests: ClusterTestCase {
 
     /// The pid of the coordinator `dsgd run` (pid `launcher`) started.
     func coordinatorPid(of launcher: ChildProcess) throws -> pid_t {
-        let pid = processesLaunched(by: launcher.pid).first { pid in
-            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
-            return argv.count > 1 && argv[1] == "coordinator"
-        }
+        let pid = processesLaunched(by: launcher.pid, role: "coordinator").first
         return pid_t(try XCTUnwrap(pid, "the launcher's coordinator"))
     }
 

@@ -97,6 +97,15 @@ class ClusterTestCase: XCTestCase {
     }
 
     /// Pids of live processes whose environment names `launcher` as their dsgd launcher.
+    /// The live processes `processesLaunched(by:)` whose subcommand (`dsgd ROLE ...`) is `role`:
+    /// "coordinator" or "worker".
+    func processesLaunched(by launcher: pid_t, role: String) -> [Int] {
+        processesLaunched(by: launcher).filter { pid in
+            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
+            return argv.count > 1 && argv[1] == role
+        }
+    }
+
     func processesLaunched(by launcher: pid_t) -> [Int] {
         let needle = Array("\(TerminationSignal.parentEnvironmentKey)=\(launcher)\0".utf8)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -26,10 +26,7 @@ final class ProcessTests: ClusterTestCase {
         let out = path("dead-worker")
         let launcher = try start(["run", "--workers", "2", "--epochs", "100000", "--eval-every", "20", "--out", out])
         XCTAssertNotNil(waitForLine(launcher, containing: "step "))
-        let workers = processesLaunched(by: launcher.pid).filter { pid in
-            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
-            return argv.count > 1 && argv[1] == "worker"
-        }
+        let workers = processesLaunched(by: launcher.pid, role: "worker")
         XCTAssertEqual(workers.count, 2)
         kill(pid_t(workers[0]), SIGKILL)
         XCTAssertEqual(launcher.wait(timeout: 30), 1, "a dead worker fails the run")
@@ -47,12 +44,8 @@ final class ProcessTests: ClusterTestCase {
         let launcher = try start(["run", "--workers", "2", "--epochs", "100000", "--eval-every", "20", "--stop-grace", "2", "--out", out])
         let errFile = path("dsgd-\(children.count - 1).stderr")
         XCTAssertNotNil(waitForLine(launcher, containing: "step "))
-        let launched = processesLaunched(by: launcher.pid)
-        func role(_ pid: Int) -> String? {
-            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
-            return argv.count > 1 ? String(argv[1]) : nil
-        }
-        let coordinator = launched.filter { role($0) == "coordinator" }, workers = launched.filter { role($0) == "worker" }
+        let coordinator = processesLaunched(by: launcher.pid, role: "coordinator")
+        let workers = processesLaunched(by: launcher.pid, role: "worker")
         XCTAssertEqual(coordinator.count, 1)
         XCTAssertEqual(workers.count, 2)
         guard let stuck = coordinator.first, let victim = workers.first else { return }
@@ -76,10 +69,7 @@ final class ProcessTests: ClusterTestCase {
         let out = path("stuck-interrupted")
         let launcher = try start(["run", "--workers", "2", "--epochs", "100000", "--eval-every", "20", "--stop-grace", "2", "--out", out])
         XCTAssertNotNil(waitForLine(launcher, containing: "step "))
-        let stuck = processesLaunched(by: launcher.pid).filter { pid in
-            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
-            return argv.count > 1 && argv[1] == "coordinator"
-        }
+        let stuck = processesLaunched(by: launcher.pid, role: "coordinator")
         XCTAssertEqual(stuck.count, 1)
         guard let coordinator = stuck.first else { return }
         kill(pid_t(coordinator), SIGSTOP)

@@ -62,9 +62,7 @@ final class RunDirectoryTests: ClusterTestCase {
         let out = path("killed")
         let launcher = try start(["run", "--workers", "4", "--epochs", "100000", "--eval-every", "50", "--out", out])
         XCTAssertNotNil(waitForLine(launcher, containing: "step 0 "), "training started")
-        let coordinator = try XCTUnwrap(processesLaunched(by: launcher.pid).first { pid in
-            (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0").dropFirst().first == "coordinator"
-        })
+        let coordinator = try XCTUnwrap(processesLaunched(by: launcher.pid, role: "coordinator").first)
         let killedAt = Date()
         kill(pid_t(coordinator), SIGKILL)
         XCTAssertEqual(launcher.wait(timeout: 30), 1)
@@ -82,9 +80,7 @@ final class RunDirectoryTests: ClusterTestCase {
         let launcher = try start(["run", "--workers", "3", "--mode", "async", "--examples", "3000", "--features", "8",
                                   "--steps", "3000", "--eval-every", "100", "--worker-timeout", "60", "--out", out])
         XCTAssertNotNil(waitForLine(launcher, containing: "step 0/3000 "), "training started")
-        let workers = processesLaunched(by: launcher.pid).filter { pid in
-            (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0").dropFirst().first == "worker"
-        }
+        let workers = processesLaunched(by: launcher.pid, role: "worker")
         XCTAssertEqual(workers.count, 3)
         guard let frozen = workers.first else { return }
         kill(pid_t(frozen), SIGSTOP)
