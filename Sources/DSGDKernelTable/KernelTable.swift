@@ -15,10 +15,10 @@ public struct KernelTable: Sendable {
     /// ReLU backward: d, mask h, count.
     public typealias ReLUBackward = @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void
     /// Fused affine loss and gradient: logistic (else squared), parameters, dimension, features,
-    /// targets, batch, gradient, the next call's batch (a prefetch hint, possibly empty); returns
-    /// the mean loss.
+    /// the rows features holds (0 if unknown; an access-order hint), targets, batch, gradient, the
+    /// next call's batch (a prefetch hint, possibly empty); returns the mean loss.
     public typealias AffineGradient = @Sendable (
-        Bool, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeBufferPointer<UInt32>,
+        Bool, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafeBufferPointer<UInt32>,
         UnsafeMutablePointer<Float>, UnsafeBufferPointer<UInt32>
     ) -> Double
     /// Affine mean loss over rows `0..<examples`: logistic, parameters, dimension, features, targets, examples.

@@ -29,14 +29,17 @@ public enum AffineKernels {
     /// - `next`: the rows the next call will read, if known, or empty (a hint: the first of them are
     ///   prefetched while this batch's last rows are computed; valid rows, as in `batch`, but only
     ///   prefetched, so the result does not depend on them).
+    /// - `featureRows`: how many rows `features` holds, or 0 if unknown: a data set too large for
+    ///   the caches whose batch's rows are consecutive is read in address order (a hint; the
+    ///   result does not depend on it).
     /// An empty batch gives NaN (a mean over nothing).
     public static func lossAndGradient(
         _ loss: Loss, parameters: UnsafePointer<Float>, dimension: Int,
-        features: UnsafePointer<Float>, targets: UnsafePointer<Float>,
+        features: UnsafePointer<Float>, featureRows: Int = 0, targets: UnsafePointer<Float>,
         batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>,
         next: UnsafeBufferPointer<UInt32> = UnsafeBufferPointer(start: nil, count: 0)
     ) -> Double {
-        Kernels.active.lossAndGradient(loss, parameters: parameters, dimension: dimension, features: features,
+        Kernels.active.lossAndGradient(loss, parameters: parameters, dimension: dimension, features: features, featureRows: featureRows,
                                        targets: targets, batch: batch, gradient: gradient, next: next)
     }
 

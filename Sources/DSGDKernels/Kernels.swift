@@ -70,11 +70,11 @@ public struct Kernels: Sendable {
     /// `AffineKernels.lossAndGradient` on this variant.
     public func lossAndGradient(
         _ loss: AffineKernels.Loss, parameters: UnsafePointer<Float>, dimension: Int,
-        features: UnsafePointer<Float>, targets: UnsafePointer<Float>,
+        features: UnsafePointer<Float>, featureRows: Int = 0, targets: UnsafePointer<Float>,
         batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>,
         next: UnsafeBufferPointer<UInt32> = UnsafeBufferPointer(start: nil, count: 0)
     ) -> Double {
-        table.affineGradient(loss == .logistic, parameters, dimension, features, targets, batch, gradient, next)
+        table.affineGradient(loss == .logistic, parameters, dimension, features, featureRows, targets, batch, gradient, next)
     }
 
     /// `AffineKernels.meanLoss` on this variant.

@@ -11,8 +11,8 @@ public enum Variant {
         },
         columnSums: { a, rows, cols, lda, out in VariantSGEMM.columnSums(a, rows: rows, cols: cols, lda: lda, into: out) },
         reluBackward: { d, h, count in VariantSGEMM.reluBackward(d, mask: h, count: count) },
-        affineGradient: { logistic, w, d, x, y, batch, g, next in
-            VariantAffine.lossAndGradient(logistic: logistic, parameters: w, dimension: d, features: x, targets: y,
+        affineGradient: { logistic, w, d, x, rows, y, batch, g, next in
+            VariantAffine.lossAndGradient(logistic: logistic, parameters: w, dimension: d, features: x, featureRows: rows, targets: y,
                                           batch: batch, gradient: g, next: next)
         },
         affineLoss: { logistic, w, d, x, y, n in

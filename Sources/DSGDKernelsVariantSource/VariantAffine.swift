@@ -59,16 +59,50 @@ enum VariantAffine {
     /// - `next`: the next call's rows (a hint; may be empty): the first `prefetchRows(d)` of them
     ///   are prefetched while the last rows of this batch are computed, so that the next call does
     ///   not start on rows still in DRAM. Only prefetched, never read.
+    /// - `featureRows`: how many rows `features` holds (0 if unknown): with the batch's rows
+    ///   consecutive it picks the order in which the forward pass reads them (`readsRowByRow`),
+    ///   which changes no bit of the result.
     /// An empty batch gives NaN (a mean over nothing).
     static func lossAndGradient(
         logistic: Bool, parameters: UnsafePointer<Float>, dimension: Int,
-        features: UnsafePointer<Float>, targets: UnsafePointer<Float>,
+        features: UnsafePointer<Float>, featureRows: Int, targets: UnsafePointer<Float>,
         batch: UnsafeBufferPointer<UInt32>, gradient: UnsafeMutablePointer<Float>,
         next: UnsafeBufferPointer<UInt32>
     ) -> Double {
-        logistic
-            ? fused(LogisticLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next)
-            : fused(SquaredLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next)
+        // Four specialisations: the loss, and the order (a constant in each after inlining).
+        let byRow = readsRowByRow(featureRows: featureRows, dimension: dimension, batch: batch)
+        if logistic {
+            return byRow
+                ? fused(LogisticLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next, rowByRow: true)
+                : fused(LogisticLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next, rowByRow: false)
+        }
+        return byRow
+            ? fused(SquaredLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next, rowByRow: true)
+            : fused(SquaredLaneLoss.self, parameters, dimension, features, targets, batch, gradient, next, rowByRow: false)
+    }
+
+    /// Data sets of more bytes than this stream from memory: larger than the L2 of any core
+    /// measured and than most of an L3.
+    static var streamingBytes: Int { 16 << 20 }
+
+    /// Whether the forward pass reads a block's eight rows one after the other, each from start
+    /// to end (`fourDotsRowByRow`), instead of side by side (`fourDots`): when the data set
+    /// streams from memory (more than `streamingBytes`) and the batch's rows are consecutive (its
+    /// last row is `count - 1` after its first, as in a sequential pass), so that the loads reach
+    /// memory in address order, as a plain read's do, and the hardware prefetchers follow them.
+    /// On an AMD EPYC (Zen 4) that read rows from memory about a third faster; on rows in cache
+    /// the side-by-side order is about 9% faster (it loads each weight chunk once for four rows).
+    @inline(__always)
+    static func readsRowByRow(featureRows: Int, dimension d: Int, batch: UnsafeBufferPointer<UInt32>) -> Bool {
+        guard streams(featureRows: featureRows, dimension: d), let first = batch.first, let last = batch.last else { return false }
+        return Int(last) - Int(first) == batch.count - 1
+    }
+
+    /// Whether `featureRows` rows of `d` floats take more than `streamingBytes` (and fill at least
+    /// one vector each: narrower rows take the scalar path, which has no order to choose).
+    @inline(__always)
+    static func streams(featureRows: Int, dimension d: Int) -> Bool {
+        d >= laneCount && featureRows > streamingBytes / (d * MemoryLayout<Float>.stride)
     }
 
     /// The mean loss over rows `0..<examples` (the same blocks and sums as `lossAndGradient` over
@@ -77,9 +111,16 @@ enum VariantAffine {
         logistic: Bool, parameters: UnsafePointer<Float>, dimension: Int,
         features: UnsafePointer<Float>, targets: UnsafePointer<Float>, examples: Int
     ) -> Double {
-        logistic
-            ? lossOnly(LogisticLaneLoss.self, parameters, dimension, features, targets, examples)
-            : lossOnly(SquaredLaneLoss.self, parameters, dimension, features, targets, examples)
+        // The rows `0..<examples`: consecutive, and all of the data set.
+        let byRow = streams(featureRows: examples, dimension: dimension)
+        if logistic {
+            return byRow
+                ? lossOnly(LogisticLaneLoss.self, parameters, dimension, features, targets, examples, rowByRow: true)
+                : lossOnly(LogisticLaneLoss.self, parameters, dimension, features, targets, examples, rowByRow: false)
+        }
+        return byRow
+            ? lossOnly(SquaredLaneLoss.self, parameters, dimension, features, targets, examples, rowByRow: true)
+            : lossOnly(SquaredLaneLoss.self, parameters, dimension, features, targets, examples, rowByRow: false)
     }
 
     // MARK: - The group loop
@@ -136,8 +177,8 @@ enum VariantAffine {
     typealias GroupLanes = (Vector8, Vector8, Vector8, Vector8, Vector8, Vector8, Vector8, Vector8)
 
     /// The fused loop over `batch` in groups of rows (`groupRows`), each in three passes:
-    /// - forward: `z = w.x + b` for every row, eight rows at a time (`outputs`); meanwhile, the
-    ///   rows `prefetchRows(d)` ahead are prefetched;
+    /// - forward: `z = w.x + b` for every row, eight rows at a time (`outputs`, in the order
+    ///   `rowByRow` says); meanwhile, the rows `prefetchRows(d)` ahead are prefetched;
     /// - the losses and slopes of the group, eight lanes at a time (the chains of dependent
     ///   operations of several blocks are independent, so they overlap);
     /// - backward: `g += sum_r s_r x_r`, eight rows at a time (`accumulate`), the rows still in L1.
@@ -146,7 +187,8 @@ enum VariantAffine {
     @inline(__always)
     static func fused<L: LaneLoss>(
         _: L.Type, _ w: UnsafePointer<Float>, _ d: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-        _ batch: UnsafeBufferPointer<UInt32>, _ g: UnsafeMutablePointer<Float>, _ next: UnsafeBufferPointer<UInt32>
+        _ batch: UnsafeBufferPointer<UInt32>, _ g: UnsafeMutablePointer<Float>, _ next: UnsafeBufferPointer<UInt32>,
+        rowByRow: Bool
     ) -> Double {
         let n = batch.count
         guard n > 0 else {
@@ -186,7 +228,7 @@ enum VariantAffine {
                         }
                         prefetched = upTo
                     }
-                    zs[slot] = outputs(w, d, RowBlock(x, d, indices, b, min(8, end - b)), tail) + bias
+                    zs[slot] = outputs(w, d, RowBlock(x, d, indices, b, min(8, end - b)), tail, rowByRow: rowByRow) + bias
                     b += 8
                     slot += 1
                 }
@@ -224,10 +266,11 @@ enum VariantAffine {
         return lossSum.sum() / Double(n)
     }
 
-    /// Forward and loss only, over the consecutive rows `0..<n`.
+    /// Forward and loss only, over the consecutive rows `0..<n` (`rowByRow`: as `fused`'s).
     @inline(__always)
     static func lossOnly<L: LaneLoss>(
-        _: L.Type, _ w: UnsafePointer<Float>, _ d: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int
+        _: L.Type, _ w: UnsafePointer<Float>, _ d: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int,
+        rowByRow: Bool
     ) -> Double {
         let bias = w[d]
         let tail = Tail(w, d)
@@ -236,7 +279,7 @@ enum VariantAffine {
         while start < n {
             let count = min(8, n - start)
             let rows = RowBlock(x, d, start, count)
-            let z = outputs(w, d, rows, tail) + bias
+            let z = outputs(w, d, rows, tail, rowByRow: rowByRow) + bias
             var targets = Vector8()
             for k in 0..<8 { targets[k] = y[start + min(k, count - 1)] }
             var l = L.lossAndSlope(z: z, y: targets).loss
@@ -348,7 +391,7 @@ enum VariantAffine {
 
     /// `[w.x_0, ..., w.x_7]` (without the bias) for the eight rows of `rows`.
     @inline(__always)
-    static func outputs(_ w: UnsafePointer<Float>, _ d: Int, _ rows: RowBlock, _ tail: Tail) -> Vector8 {
+    static func outputs(_ w: UnsafePointer<Float>, _ d: Int, _ rows: RowBlock, _ tail: Tail, rowByRow: Bool) -> Vector8 {
         if d < laneCount {
             var z = Vector8()
             for k in 0..<8 {
@@ -358,6 +401,11 @@ enum VariantAffine {
                 z[k] = t
             }
             return z
+        }
+        if rowByRow {
+            let (a0, a1, a2, a3) = fourDotsRowByRow(w, d, rows.r0, rows.r1, rows.r2, rows.r3, tail)
+            let (a4, a5, a6, a7) = fourDotsRowByRow(w, d, rows.r4, rows.r5, rows.r6, rows.r7, tail)
+            return laneSums(a0, a1, a2, a3, a4, a5, a6, a7)
         }
         let (a0, a1, a2, a3) = fourDots(w, d, rows.r0, rows.r1, rows.r2, rows.r3, tail)
         let (a4, a5, a6, a7) = fourDots(w, d, rows.r4, rows.r5, rows.r6, rows.r7, tail)
@@ -387,6 +435,24 @@ enum VariantAffine {
             f = f.madd(tail.weights, load(t + tail.offset))
         }
         return (u, v, e, f)
+    }
+
+    /// `fourDots` with each row walked from start to end before the next (its tail chunk too):
+    /// the same multiply-adds into the same accumulators in the same order, so the same bits; the
+    /// loads go through memory in address order when the rows are consecutive. Each row loads the
+    /// weights again (from L1).
+    @inline(__always)
+    static func fourDotsRowByRow(_ w: UnsafePointer<Float>, _ d: Int, _ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>,
+                                 _ r: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ tail: Tail) -> (Vector, Vector, Vector, Vector) {
+        @inline(__always) func dot(_ row: UnsafePointer<Float>) -> Vector {
+            var a = Vector(), j = 0
+            while j &+ laneCount <= d {
+                a = a.madd(load(w + j), load(row + j))
+                j &+= laneCount
+            }
+            return tail.present ? a.madd(tail.weights, load(row + tail.offset)) : a
+        }
+        return (dot(p), dot(q), dot(r), dot(t))
     }
 
     /// `[a0.sum(), ..., a7.sum()]`, by transposes and adds that map onto the vector unit's lane

@@ -328,6 +328,70 @@ final class AffineKernelTests: XCTestCase {
         }
     }
 
+    /// The forward pass's row order (`featureRows` large: a data set that streams from memory, whose
+    /// consecutive batches are read one row at a time) changes no bit: consecutive batches of every
+    /// length around the block and group edges, `d` below, at and above a vector and a multiple of
+    /// none, both losses, every variant, against the same calls with `featureRows` 0 (rows side by
+    /// side), which `checkFused` compares with float64. (Only the rows of the batch are read, so a
+    /// small data set can claim to be large.) Random batches never take the row order: their bits
+    /// match too.
+    func testRowOrderLeavesTheResultUnchanged() {
+        let examples = 1100
+        for kernels in testedKernels {
+            for d in [3, 8, 17, 100, 785] {
+                let data = randomData(examples: examples, dimension: d, logistic: true, seed: UInt64(d) + 77)
+                var rng = SplitMix64(seed: UInt64(d) + 78)
+                let w = (0...d).map { _ in Float(min(0.5, 5 / Double(d).squareRoot()) * (2 * rng.nextUnit() - 1)) }
+                for batchSize in [1, 5, 8, 9, 16, 17, 64, 65, 1000] {
+                    let consecutive = (0..<batchSize).map { UInt32(11 + $0) }
+                    let random = (0..<batchSize).map { _ in UInt32(rng.next() % UInt64(examples)) }
+                    for batch in [consecutive, random] {
+                        for loss in [AffineKernels.Loss.logistic, .squared] {
+                            let results = [0, 1 << 40].map { rows in
+                                var g = [Float](repeating: .nan, count: d + 1)
+                                let value = w.withUnsafeBufferPointer { wp in data.features.withUnsafeBufferPointer { xs in data.targets.withUnsafeBufferPointer { ys in
+                                    batch.withUnsafeBufferPointer { bp in g.withUnsafeMutableBufferPointer { gp in
+                                        kernels.lossAndGradient(loss, parameters: wp.baseAddress!, dimension: d, features: xs.baseAddress!, featureRows: rows,
+                                                                targets: ys.baseAddress!, batch: bp, gradient: gp.baseAddress!)
+                                    } }
+                                } } }
+                                return (value.bitPattern, g.map(\.bitPattern))
+                            }
+                            let label = "\(kernels.name) \(loss) d=\(d) B=\(batchSize) \(batch == consecutive ? "consecutive" : "random")"
+                            XCTAssertEqual(results[1].0, results[0].0, "loss, \(label)")
+                            XCTAssertEqual(results[1].1, results[0].1, "gradient, \(label)")
+                            XCTAssertFalse(results[0].1.contains(Float.nan.bitPattern), "gradient written, \(label)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `meanLoss` over a data set that streams from memory (16.8 MB: read one row at a time)
+    /// equals the minibatch loss over all its rows computed side by side, on every variant.
+    func testMeanLossOfALargeDataSet() {
+        let (examples, d) = (42_000, 100)
+        let data = randomData(examples: examples, dimension: d, logistic: true, seed: 5)
+        var rng = SplitMix64(seed: 6)
+        let w = (0...d).map { _ in Float(0.2 * (2 * rng.nextUnit() - 1)) }
+        let all = (0..<UInt32(examples)).map { $0 }
+        var g = [Float](repeating: 0, count: d + 1)
+        for kernels in testedKernels {
+            for loss in [AffineKernels.Loss.logistic, .squared] {
+                let (full, batch) = w.withUnsafeBufferPointer { wp in data.features.withUnsafeBufferPointer { xs in data.targets.withUnsafeBufferPointer { ys in
+                    all.withUnsafeBufferPointer { bp in g.withUnsafeMutableBufferPointer { gp in
+                        (kernels.meanLoss(loss, parameters: wp.baseAddress!, dimension: d, features: xs.baseAddress!, targets: ys.baseAddress!, examples: examples),
+                         kernels.lossAndGradient(loss, parameters: wp.baseAddress!, dimension: d, features: xs.baseAddress!, featureRows: 0,
+                                                 targets: ys.baseAddress!, batch: bp, gradient: gp.baseAddress!))
+                    } }
+                } } }
+                XCTAssertGreaterThan(full, 0, "\(kernels.name) \(loss)")
+                XCTAssertEqual(full, batch, accuracy: 1e-12 * abs(full), "\(kernels.name) \(loss)")
+            }
+        }
+    }
+
     /// Weights large enough that most logits are in the tails (|z| up to ~100 and beyond).
     func testFusedMinibatchWithLargeLogits() {
         for kernels in testedKernels {

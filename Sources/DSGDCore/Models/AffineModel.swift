@@ -46,7 +46,7 @@ extension AffineModel {
                 // (with d = 0 there are no features to read and `w` stands in for their address)
                 AffineKernels.lossAndGradient(
                     Self.kernelLoss, parameters: w, dimension: dimension,
-                    features: xs.baseAddress ?? w, targets: ys.baseAddress ?? w,
+                    features: xs.baseAddress ?? w, featureRows: data.examples, targets: ys.baseAddress ?? w,
                     batch: batch, gradient: gradient.baseAddress!, next: next)
             }
         }
