@@ -261,8 +261,17 @@ enum VariantAffine {
             }
         }
         g[d] = slopeSum.sum()
+        // The mean: in the chunks `accumulate` stored (each vector load then comes from one store).
         let scale = 1 / Float(n)
-        for j in 0...d { g[j] *= scale }
+        var j = 0
+        while j &+ laneCount <= d {
+            store(load(g + j) * scale, g + j)
+            j &+= laneCount
+        }
+        while j <= d {
+            g[j] *= scale
+            j &+= 1
+        }
         return lossSum.sum() / Double(n)
     }
 

@@ -68,6 +68,39 @@ final class SGDTests: XCTestCase {
         XCTAssertEqual(v, [0, 0])
     }
 
+    /// Eight parameters at a time and the rest one at a time give, for every rule, exactly the
+    /// element-by-element formula (the same float operations in the same order), written to a
+    /// separate buffer or in place; counts below, at and past a vector.
+    func testVectorStepMatchesTheFormulaElementByElement() {
+        var rng = SplitMix64(seed: 12)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(4 * rng.nextUnit() - 2) } }
+        for n in [1, 7, 8, 9, 17, 101] {
+            for sgd in [SGD(learningRate: 0.3), SGD(learningRate: 0.3, momentum: 0.9), SGD(learningRate: 0.3, momentum: 0.9, nesterov: true)] {
+                let w0 = random(n), g = random(n), v0 = random(n), scale: Float = 0.37
+                var expectW = w0, expectV = v0
+                for i in 0..<n {
+                    let gi = scale * g[i]
+                    if sgd.momentum == 0 {
+                        expectW[i] = w0[i] - sgd.learningRate * gi
+                    } else {
+                        let v = sgd.momentum * v0[i] + gi
+                        expectV[i] = v
+                        expectW[i] = w0[i] - sgd.learningRate * (sgd.nesterov ? gi + sgd.momentum * v : v)
+                    }
+                }
+                var w = w0, v = v0
+                step(sgd, &w, g, &v, scale: scale)
+                XCTAssertEqual(w.map(\.bitPattern), expectW.map(\.bitPattern), "n=\(n) \(sgd)")
+                XCTAssertEqual(v.map(\.bitPattern), expectV.map(\.bitPattern), "velocity, n=\(n) \(sgd)")
+                var inPlace = w0, v2 = v0
+                inPlace.withUnsafeMutableBufferPointer { p in
+                    sgd.step(params: p.baseAddress!, gradient: g, scale: scale, velocity: &v2, out: p.baseAddress!, count: n)
+                }
+                XCTAssertEqual(inPlace.map(\.bitPattern), expectW.map(\.bitPattern), "in place, n=\(n) \(sgd)")
+            }
+        }
+    }
+
     func testCodableDefaultsNesterovToFalse() throws {
         let old = try JSONDecoder().decode(SGD.self, from: Data(#"{"learningRate": 0.25, "momentum": 0.5}"#.utf8))
         XCTAssertEqual(old, SGD(learningRate: 0.25, momentum: 0.5))

@@ -31,29 +31,60 @@ public struct SGD: Codable, Equatable, Sendable {
 
     /// Applies one step to `count` parameters: `out = params - lr * d` with `g = scale * gradient`.
     /// `velocity` is read and written only when momentum is non-zero. `out` may alias `params`.
-    @inline(__always)
+    /// Eight parameters at a time, each lane the same operations as the scalar remainder (the same
+    /// bits as one at a time).
     public func step(
         params: UnsafePointer<Float>, gradient: UnsafePointer<Float>, scale: Float,
         velocity: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int
     ) {
-        let lr = learningRate
-        if momentum == 0 {
-            for i in 0..<count { out[i] = params[i] - lr * (scale * gradient[i]) }
+        let lr = learningRate, mu = momentum
+        var i = 0
+        if mu == 0 {
+            while i + 8 <= count {
+                store8(load8(params + i) - lr * (scale * load8(gradient + i)), out + i)
+                i += 8
+            }
+            while i < count {
+                out[i] = params[i] - lr * (scale * gradient[i])
+                i += 1
+            }
         } else if nesterov {
-            let mu = momentum
-            for i in 0..<count {
+            while i + 8 <= count {
+                let g = scale * load8(gradient + i)
+                let v = mu * load8(velocity + i) + g
+                store8(v, velocity + i)
+                store8(load8(params + i) - lr * (g + mu * v), out + i)
+                i += 8
+            }
+            while i < count {
                 let g = scale * gradient[i]
                 let v = mu * velocity[i] + g
                 velocity[i] = v
                 out[i] = params[i] - lr * (g + mu * v)
+                i += 1
             }
         } else {
-            let mu = momentum
-            for i in 0..<count {
+            while i + 8 <= count {
+                let v = mu * load8(velocity + i) + scale * load8(gradient + i)
+                store8(v, velocity + i)
+                store8(load8(params + i) - lr * v, out + i)
+                i += 8
+            }
+            while i < count {
                 let v = mu * velocity[i] + scale * gradient[i]
                 velocity[i] = v
                 out[i] = params[i] - lr * v
+                i += 1
             }
         }
     }
 }
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+@inline(__always)
+private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
