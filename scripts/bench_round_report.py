@@ -13,7 +13,8 @@ Used by scripts/bench-round. Inputs are JSON-lines files; the document goes to s
       "comparison": [ {"workers","dim","transport","compress","bytes_per_round","trials",
                        "dsgd_median_ms","gloo_median_ms","ratio","ratio_min","ratio_max",
                        "target_ratio","meets_target","zmq_floor_median_ms","ratio_to_zmq_floor",
-                       "zmq_floor_to_gloo","floor_target_ratio","meets_floor_target"}, ... ] | null,
+                       "zmq_floor_to_gloo","floor_target_ratio","meets_floor_target",
+                       "cpu_ms_per_round_total","cpu_bound_ms","cpu_bound_to_gloo"}, ... ] | null,
       "targets": {"workers": 2, "max_ratio": {"1000": 0.25, "100000": 0.5, "1000000": 1.0}},
       "all_targets_met": true | false | null,
       "note": "..."                      # only when there is something to say
@@ -36,6 +37,12 @@ different bytes each way and have none.
 zmq_floor_to_gloo = zmq_floor_median_ms / gloo_median_ms (median of the per-trial ratios): the
 ratio to gloo a round would have if it cost nothing but its bytes over ZeroMQ, the lowest a
 target can be met at.
+
+cpu_ms_per_round_total and cpu_bound_ms: the medians over trials of dsgd's own fields (the processor
+time the coordinator and the workers spend on a round, libzmq's threads included, and that divided
+by the machine's cores: the shortest round its cores allow for that work, with no core ever idle).
+cpu_bound_to_gloo = cpu_bound_ms / gloo_median_ms (median of the per-trial ratios): the lowest
+ratio to gloo dsgd's round could reach on this machine without doing less work.
 
 comparison is null only when neither baseline was given. With --zmq but no --gloo the rows carry
 null gloo fields, meets_target is null and all_targets_met is null (no gloo: no verdict).
@@ -106,6 +113,7 @@ def compare(dsgd, gloo, zmq_floor):
     rows = []
     for (workers, dim, transport, compress), results in configs.items():
         dsgd_t, gloo_t, zmq_t, ratios, zmq_ratios, floor_ratios = [], [], [], [], [], []
+        cpu_t, bound_t, bound_ratios = [], [], []
         for d in results:
             t = trial(d)
             ms = number(d.get("median_ms"))
@@ -122,6 +130,11 @@ def compare(dsgd, gloo, zmq_floor):
                 zmq_ratios.append(ms / z)
             if z and g:
                 floor_ratios.append(z / g)
+            cpu, bound = number(d.get("cpu_ms_per_round_total")), number(d.get("cpu_bound_ms"))
+            cpu_t.append(cpu)
+            bound_t.append(bound)
+            if bound is not None and g:
+                bound_ratios.append(bound / g)
         ratio = median(ratios)
         zmq_ratio = median(zmq_ratios)
         if compress == "none":
@@ -152,6 +165,9 @@ def compare(dsgd, gloo, zmq_floor):
             "zmq_floor_to_gloo": round(median(floor_ratios), 4) if floor_ratios else None,
             "floor_target_ratio": floor_target,
             "meets_floor_target": (zmq_ratio is not None and zmq_ratio <= floor_target) if floor_target and zmq_floor is not None else None,
+            "cpu_ms_per_round_total": median(cpu_t),
+            "cpu_bound_ms": median(bound_t),
+            "cpu_bound_to_gloo": round(median(bound_ratios), 4) if bound_ratios else None,
         })
     return rows
 

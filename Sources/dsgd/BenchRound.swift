@@ -9,7 +9,18 @@ extension DSGD {
         static let configuration = CommandConfiguration(
             commandName: "round",
             abstract: "Time synchronous rounds (PARAMS out, GRADIENT back, average, update) with the noop model.",
-            discussion: "Prints one JSON object per line: transport, workers, dim, rounds, compress, compress_params, bytes_per_round, median_ms, p90_ms.")
+            discussion: """
+                Prints one JSON object per line: transport, workers, dim, rounds, compress, compress_params, bytes_per_round, \
+                median_ms, p90_ms, and the processor time a round costs: cpu_ms_per_round (coordinator, and each worker's \
+                mean; user and system time of all their threads, libzmq's I/O threads included), cpu_ms_per_round_total, \
+                cores (online), and cpu_bound_ms = cpu_ms_per_round_total / cores, the shortest round the machine's cores \
+                allow for that work. Each configuration also runs \(Self.shortRounds) rounds first, alone: a round's \
+                processor time is the difference of the two runs' divided by the difference of their rounds, so that \
+                starting and stopping the processes does not count.
+                """)
+
+        /// Rounds of the shorter run whose processor time is subtracted (start-up and shutdown).
+        static let shortRounds = 10
 
         @Option(parsing: .upToNextOption, help: "Parameter counts.")
         var dims: [Int] = [1_000, 100_000, 1_000_000]
@@ -65,17 +76,18 @@ extension DSGD {
                         // Encodings that look at the values get a non-zero gradient to look at, and
                         // so does float32 when it is compared with them (the same work per round).
                         job.noopPattern = codec != .f32 || compress.count > 1
-                        let dir = scratch.appendingPathComponent("\(transport)-\(n)-\(d)-\(codec.id)").path
-                        var options = Launcher.Options(job: job, runDirectory: dir)
-                        options.bind = transport == "tcp" ? "tcp://127.0.0.1:0" : "ipc://\(scratch.path)/\(transport)-\(n)-\(d).ipc"
-                        options.quiet = true
-                        let code = Launcher(options: options).run()
-                        guard code == 0 else { throw CleanFailure("bench run \(transport) workers=\(n) dim=\(d) failed (exit \(code))") }
-                        let s = try RunDirectory(path: dir).readSummary()
+                        let name = "\(transport)-\(n)-\(d)-\(codec.id)"
+                        // The same job over `shortRounds` rounds, then over all of them.
+                        var short = job
+                        short.steps = Self.shortRounds
+                        short.evalEvery = Self.shortRounds
+                        let (_, shortCPU) = try runCluster(short, scratch: scratch, name: name + "-short", transport: transport)
+                        let (s, cpu) = try runCluster(job, scratch: scratch, name: name, transport: transport)
                         let params = job.compressParams.description
                         let line = "{\"benchmark\":\"sync_round\",\"transport\":\"\(transport)\",\"workers\":\(n),\"dim\":\(d),\"rounds\":\(rounds),\"gradient_chunk\":\(job.gradientChunk),"
                             + "\"compress\":\"\(codec)\",\"compress_params\":\"\(params)\",\"bytes_per_round\":\((s.bytesMoved ?? 0) / max(s.steps, 1)),"
-                            + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90)),\(benchMachineFields)}"
+                            + "\"median_ms\":\(fmt(s.roundMsMedian)),\"p90_ms\":\(fmt(s.roundMsP90)),"
+                            + cpuFields(cpu, shortCPU, rounds: rounds - Self.shortRounds) + ",\(benchMachineFields)}"
                         writeLine(line, to: 1)
                     }
                 }
@@ -84,5 +96,29 @@ extension DSGD {
         }
 
         func fmt(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "null" }
+
+        /// Runs `job` as a local cluster in `scratch/name` and returns its summary and the
+        /// processor seconds of the coordinator and of each worker.
+        func runCluster(_ job: JobConfig, scratch: URL, name: String, transport: String) throws -> (RunSummary, [Double]) {
+            let dir = scratch.appendingPathComponent(name).path
+            var options = Launcher.Options(job: job, runDirectory: dir)
+            options.bind = transport == "tcp" ? "tcp://127.0.0.1:0" : "ipc://\(scratch.path)/\(name).ipc"
+            options.quiet = true
+            let launcher = Launcher(options: options)
+            let code = launcher.run()
+            guard code == 0 else { throw CleanFailure("bench run \(name) failed (exit \(code))") }
+            let cpu = [launcher.cpuSeconds.coordinator] + launcher.cpuSeconds.workers
+            return (try RunDirectory(path: dir).readSummary(), cpu.map { $0 ?? .nan })
+        }
+
+        /// The JSON fields of a round's processor time: the difference of two runs' seconds
+        /// (coordinator first, then each worker) over `rounds` more rounds, in ms a round.
+        func cpuFields(_ long: [Double], _ short: [Double], rounds: Int) -> String {
+            let perRound = zip(long, short).map { 1000 * ($0 - $1) / Double(rounds) }
+            let workers = perRound.dropFirst()
+            let total = perRound.reduce(0, +), cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            return "\"cpu_ms_per_round\":{\"coordinator\":\(fmt(perRound[0])),\"worker_mean\":\(fmt(workers.reduce(0, +) / Double(max(workers.count, 1))))},"
+                + "\"cpu_ms_per_round_total\":\(fmt(total)),\"cores\":\(cores),\"cpu_bound_ms\":\(fmt(total / Double(cores)))"
+        }
     }
 }

@@ -11,6 +11,8 @@ public final class ChildProcess {
     public let stdoutReader: LineReader?
     /// The exit code once known (128 + signal if it was killed).
     public private(set) var exitCode: Int32?
+    /// The processor time the child used (user and system, all its threads), once it has exited.
+    public private(set) var cpuSeconds: Double?
 
     /// Starts `executable` with `arguments`, adding `environment` to this process's environment.
     /// With `pipeStdout` its standard output is readable through `stdoutReader`; with `stderrFile`
@@ -53,9 +55,16 @@ public final class ChildProcess {
     public func poll() -> Int32? {
         if exitCode != nil { return exitCode }
         var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        if r == pid { exitCode = dsgd_exit_code(status) }
+        var usage = rusage()
+        if wait4(pid, &status, WNOHANG, &usage) == pid { reaped(status, usage) }
         return exitCode
+    }
+
+    /// Records the exit status and processor time `wait4` reported.
+    private func reaped(_ status: Int32, _ usage: rusage) {
+        exitCode = dsgd_exit_code(status)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        cpuSeconds = seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Waits up to `timeout` seconds for the child to exit; returns the exit code or nil.
@@ -74,8 +83,9 @@ public final class ChildProcess {
         if let c = wait(timeout: grace) { return c }
         signal(SIGKILL)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        exitCode = dsgd_exit_code(status)
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        reaped(status, usage)
         return exitCode!
     }
 

@@ -33,6 +33,9 @@ public final class Launcher {
 
     var options: Options
     let log = Log(role: "run")
+    /// The processor time (user and system, seconds) the coordinator and each worker used over
+    /// their whole lives, once `run` has returned after reaping them (nil: not reaped).
+    public private(set) var cpuSeconds: (coordinator: Double?, workers: [Double?]) = (nil, [])
     let executable = ChildProcess.currentExecutable
 
     public init(options: Options) { self.options = options }
@@ -154,6 +157,7 @@ public final class Launcher {
         // Workers leave on STOP; those still running after a grace period are stopped together.
         // Stopping them is cleanup: it never changes the run's status.
         let stopped = Self.reap(workers, grace: 5)
+        cpuSeconds = (coordinator.cpuSeconds, workers.map(\.cpuSeconds))
         for (k, (w, byUs)) in zip(workers, stopped).enumerated() where !byUs && !lost.contains(k) {
             let code = w.exitCode ?? 0
             guard code != 0 else { continue }
