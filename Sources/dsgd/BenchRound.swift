@@ -31,7 +31,7 @@ extension DSGD {
         @Option(parsing: .upToNextOption, help: "Transports: tcp, ipc.")
         var transports: [String] = ["tcp", "ipc"]
 
-        @Option(help: "Rounds per configuration (the first 5 are warm-up and not counted).")
+        @Option(help: "Rounds per configuration, at least 20 (the first 5 are warm-up and not counted).")
         var rounds: Int = 200
 
         @Option(help: "Floats per GRADIENT part (default: as dsgd run's for each encoding: 131072; topk 4194304).")
@@ -41,7 +41,9 @@ extension DSGD {
         var compress: [String] = ["none"]
 
         func validate() throws {
-            guard rounds >= 10 else { throw ValidationError("--rounds must be at least 10") }
+            guard rounds > 2 * Self.shortRounds - 1 else {
+                throw ValidationError("--rounds must be at least \(2 * Self.shortRounds) (a round's processor time is taken over the rounds past a \(Self.shortRounds)-round run)")
+            }
             for t in transports where t != "tcp" && t != "ipc" { throw ValidationError("unknown transport '\(t)' (tcp or ipc)") }
             for d in dims where d < 1 { throw ValidationError("--dims must be positive") }
             if let c = gradientChunk, c < 1 { throw ValidationError("--gradient-chunk must be at least 1") }
@@ -95,7 +97,8 @@ extension DSGD {
             }
         }
 
-        func fmt(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "null" }
+        /// A number for the JSON line, or null (none, or not finite).
+        func fmt(_ x: Double?) -> String { x.flatMap { $0.isFinite ? String(format: "%.4f", $0) : nil } ?? "null" }
 
         /// Runs `job` as a local cluster in `scratch/name` and returns its summary and the
         /// processor seconds of the coordinator and of each worker.

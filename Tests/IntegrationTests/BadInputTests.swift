@@ -28,6 +28,7 @@ final class BadInputTests: ClusterTestCase {
         try assertRejected(["bench", "core", "--logistic-rows", "4294967296"], mentions: "--logistic-rows must be at most 4294967295")
         try assertRejected(["bench", "core", "--only", "streams"], mentions: "unknown workload 'streams' (sgemm, logreg, mlp or stream)")
         try assertRejected(["run", "--stop-grace", "0"], mentions: "--stop-grace must be a positive number of seconds")
+        try assertRejected(["bench", "round", "--rounds", "19"], mentions: "--rounds must be at least 20")
     }
 
     func testWorkerGivesUpOnUnreachableCoordinator() throws {
